@@ -1,0 +1,50 @@
+# The two set-up commands of the README: `make demo` and `make test`. Each builds what it needs.
+PYTHON ?= python3
+AIRFLOW_VERSION ?= 3.3.2
+VENV ?= .venv
+UV_VERSION := 0.13.9
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
+# Which tests `make test` runs; the version matrix narrows it on older Airflow.
+PYTEST_ARGS ?=
+
+.PHONY: venv test test-compat test-matrix lint typecheck demo bench screenshot clean
+
+$(STAMP): pyproject.toml Makefile
+	@echo ">> creating $(VENV) with Airflow $(AIRFLOW_VERSION) (first run only; takes a minute)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --python $(BIN)/python -e ".[test,yaml]" \
+		"apache-airflow==$(AIRFLOW_VERSION)" "apache-airflow-providers-http"
+	@rm -f $(VENV)/.installed-airflow-*
+	@touch $@
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench example_dags
+	$(BIN)/ruff format --check src tests bench example_dags
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) lint typecheck
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# On an older Airflow: every test that needs no real Airflow process, plus the `compat` DAG runs.
+test-compat: $(STAMP)
+	$(BIN)/pytest -m "not airflow_e2e or compat" $(PYTEST_ARGS)
+
+# The version matrix CI proves besides `make test` (newest 3.3.x): 2.11.x and the oldest 3.0.x.
+test-matrix:
+	$(MAKE) test-compat AIRFLOW_VERSION=2.11.2 VENV=.venv-2.11
+	$(MAKE) test-compat AIRFLOW_VERSION=3.0.0 VENV=.venv-3.0
+
+demo: $(STAMP)
+	$(BIN)/python -m airflow_provider_ofs_demo
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .venv-* .mypy_cache .ruff_cache build dist

@@ -1,0 +1,167 @@
+"""Errors the provider raises: one family per documented ESI error code, plus run, auth and transport errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+from airflow.exceptions import AirflowException  # type: ignore[attr-defined]
+
+from airflow_provider_ofs.states import RunState
+
+
+class OFSSchedulerError(AirflowException):
+    """Base of every error of this provider; ``code`` holds the documented ESI code when there is one."""
+
+    code: int | None = None
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class OFSConnectionConfigError(OFSSchedulerError):
+    """The Airflow connection lacks a required field or holds a value that cannot be used."""
+
+
+class OFSAuthenticationError(OFSSchedulerError):
+    """Oracle IAM refused the credentials, or ESI refused the bearer token (HTTP 401)."""
+
+
+class OFSApiError(OFSSchedulerError):
+    """ESI answered a call with a negative ``statusCode``: the call itself did not succeed."""
+
+    meaning: str = "Unknown status code"
+
+    def __init__(self, message: str, *, code: int | None = None, verb: str = "") -> None:
+        super().__init__(message, code=code)
+        self.verb = verb
+
+
+class OFSObjectNotFoundError(OFSApiError):
+    """Code -3: the batch, batch group, run id or task code does not exist."""
+
+    code = -3
+    meaning = "Object does not exist"
+
+
+class OFSInvalidArgumentsError(OFSApiError):
+    """Code -4: invalid arguments or not enough parameters in the request body."""
+
+    code = -4
+    meaning = "Invalid arguments passed in request/not enough params in Request body"
+
+
+class OFSInvalidHeadersError(OFSApiError):
+    """Code -5: request headers are invalid or missing (tenant, service, workspace, remote user, locale)."""
+
+    code = -5
+    meaning = "Invalid request headers/request headers missing"
+
+
+class OFSNoExecutableJobError(OFSApiError):
+    """Code -6: nothing in the batch or group can be executed (for example, every task excluded)."""
+
+    code = -6
+    meaning = "No executable job is present"
+
+
+class OFSAlreadyInterruptedError(OFSApiError):
+    """Code -7: the run was already interrupted (interrupt treats this as done)."""
+
+    code = -7
+    meaning = "Job is already interrupted"
+
+
+class OFSNotOngoingError(OFSApiError):
+    """Code -8: the run is not in a state that allows the call (not ongoing, or not aborted/failed)."""
+
+    code = -8
+    meaning = "Job is not ongoing/aborted"
+
+
+class OFSUnknownCodeError(OFSApiError):
+    """ESI answered with a code outside the documented table; never taken for success."""
+
+
+API_ERRORS: dict[int, type[OFSApiError]] = {
+    cls.code: cls  # type: ignore[misc]
+    for cls in (
+        OFSObjectNotFoundError,
+        OFSInvalidArgumentsError,
+        OFSInvalidHeadersError,
+        OFSNoExecutableJobError,
+        OFSAlreadyInterruptedError,
+        OFSNotOngoingError,
+    )
+}
+
+
+class FailureKind(Enum):
+    """How an HTTP exchange went wrong; decides whether the request may have reached the server."""
+
+    NOT_CONNECTED = "the connection could not be established"
+    DROPPED = "the connection was dropped before an answer arrived"
+    TIMEOUT = "no answer arrived within the timeout"
+    THROTTLED = "the server answered HTTP 429 (too many requests)"
+    UNAVAILABLE = "the server answered HTTP 503 (service unavailable)"
+    SERVER_ERROR = "the server answered with an HTTP 5xx error"
+    MALFORMED = "the answer was not the JSON the API documents"
+    HTTP_ERROR = "the server answered with an HTTP error and no API status"
+
+    @property
+    def request_was_not_processed(self) -> bool:
+        """Whether the server certainly did not act on the request, so even a mutating call may repeat."""
+        return self in (FailureKind.NOT_CONNECTED, FailureKind.THROTTLED, FailureKind.UNAVAILABLE)
+
+    @property
+    def is_transient(self) -> bool:
+        """Whether asking again later may succeed."""
+        return self is not FailureKind.HTTP_ERROR
+
+
+class OFSTransportError(OFSSchedulerError):
+    """An HTTP exchange with ESI or IAM failed before a valid API answer arrived."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: FailureKind,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+
+class OFSOutcomeUnknownError(OFSSchedulerError):
+    """A mutating call (trigger, restart, rerun, interrupt) may have been processed; it was not repeated."""
+
+
+class OFSRunFailedError(OFSSchedulerError):
+    """The watched run ended failed, interrupted or aborted."""
+
+    def __init__(self, run_id: str, state: RunState, failed_tasks: Sequence[str] = ()) -> None:
+        self.run_id = run_id
+        self.state = state
+        self.failed_tasks = list(failed_tasks)
+        failed = f"; failed: {', '.join(self.failed_tasks)}" if self.failed_tasks else ""
+        super().__init__(f"OFS run {run_id} ended {state.describe()}{failed}", code=state.value)
+
+
+class OFSRunTimeoutError(OFSSchedulerError):
+    """The watched run did not finish within the allowed time."""
+
+    def __init__(self, run_id: str, last_state: RunState | None, waited_seconds: float) -> None:
+        self.run_id = run_id
+        self.last_state = last_state
+        last = last_state.describe() if last_state is not None else "unknown (no status read yet)"
+        super().__init__(f"OFS run {run_id} did not finish within {waited_seconds:g} s; last state {last}")
+
+
+class OFSTokenUnavailableError(OFSSchedulerError):
+    """Oracle IAM could not issue a token within the retry budget (down, throttled or answering garbage)."""

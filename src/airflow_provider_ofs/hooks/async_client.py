@@ -1,0 +1,188 @@
+"""The asyncio side of the hook: ESI calls over one shared keep-alive aiohttp session per event loop.
+
+Imported only where a coroutine needs it (triggers), so that parsing a DAG file never loads aiohttp.
+Requests, answers, retry rules and the token cache are the ones of the sync hook (``protocol``,
+``retrying``, ``tokens``); this module only moves bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import weakref
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import aiohttp
+from tenacity import AsyncRetrying
+
+from airflow_provider_ofs._compat import amask_secret
+from airflow_provider_ofs.exceptions import (
+    FailureKind,
+    OFSAlreadyInterruptedError,
+    OFSAuthenticationError,
+    OFSSchedulerError,
+)
+from airflow_provider_ofs.hooks.scheduler import (
+    settings_from_connection,
+    tls_error,
+    transport_error,
+    unauthorized,
+)
+from airflow_provider_ofs.protocol import (
+    ConnectionSettings,
+    HttpRequest,
+    HttpResponse,
+    Token,
+    Verb,
+    build_run_action,
+    build_status,
+    build_token_request,
+    decode_answer,
+    final_error,
+    parse_status,
+    parse_token_answer,
+    pre_issued_token,
+)
+from airflow_provider_ofs.retrying import retry_arguments
+from airflow_provider_ofs.states import RunStatus
+from airflow_provider_ofs.tokens import TOKEN_CACHE
+
+_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, aiohttp.ClientSession]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def aload_settings(conn_id: str, hook: Any = None) -> ConnectionSettings:
+    """Read and validate a connection without blocking the event loop (triggerer-safe)."""
+    from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+    conn = await get_async_connection(conn_id, hook)
+    return settings_from_connection(conn_id, conn, await get_async_extra_dejson(conn))
+
+
+@lru_cache(maxsize=16)
+def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+    if verify is True:
+        return ssl.create_default_context()
+    if verify is False:
+        return False
+    return ssl.create_default_context(cafile=verify)
+
+
+def shared_session(verify: bool | str) -> aiohttp.ClientSession:
+    """The running loop's keep-alive session for this TLS setting, created on first use."""
+    loop = asyncio.get_running_loop()
+    sessions = _SESSIONS.setdefault(loop, {})
+    session = sessions.get(verify)
+    if session is None or session.closed:
+        connector = aiohttp.TCPConnector(ssl=_ssl_context(verify), limit=0, ttl_dns_cache=300)
+        session = aiohttp.ClientSession(connector=connector, json_serialize=None)  # type: ignore[arg-type]
+        sessions[verify] = session
+    return session
+
+
+async def close_shared_sessions() -> None:
+    """Close the running loop's sessions (end of a test or benchmark; a triggerer keeps them)."""
+    sessions = _SESSIONS.pop(asyncio.get_running_loop(), {})
+    for session in sessions.values():
+        await session.close()
+
+
+class AsyncESIClient:
+    """Status and interrupt calls for triggers; same rules, tokens and errors as ``OFSSchedulerHook``."""
+
+    def __init__(self, settings: ConnectionSettings, log: Any) -> None:
+        self.settings = settings
+        self.log = log
+        self._timeout = aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout)
+
+    async def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> RunStatus:
+        """The state of a run (see ``OFSSchedulerHook.get_status``)."""
+        request = build_status(self.settings, batch_run_id, tasks)
+        return parse_status(await self._call(request, f"run {batch_run_id}"), batch_run_id)
+
+    async def interrupt(self, batch_name: str, batch_run_id: str) -> None:
+        """Interrupt a run; already interrupted (code -7) counts as done."""
+        request = build_run_action(self.settings, Verb.INTERRUPT, batch_name, batch_run_id)
+        try:
+            await self._call(request, f"run {batch_run_id} of {batch_name}")
+        except OFSAlreadyInterruptedError:
+            self.log.info("OFS run %s was already interrupted (code -7); nothing to do", batch_run_id)
+            return
+        self.log.info("Interrupted OFS run %s of %s", batch_run_id, batch_name)
+
+    async def _call(self, request: HttpRequest, subject: str) -> dict[str, Any]:
+        try:
+            async for attempt in AsyncRetrying(**retry_arguments(request.verb, self.settings, self.log)):
+                with attempt:
+                    return await self._exchange(request)
+        except OFSSchedulerError as error:
+            raise final_error(error, request, subject) from error
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _exchange(self, request: HttpRequest) -> dict[str, Any]:
+        token = await self._token()
+        response = await self._send(request.with_bearer(token.access_token))
+        if response.status == 401:
+            TOKEN_CACHE.invalidate(self.settings.cache_key, token)
+            response = await self._send(request.with_bearer((await self._token()).access_token))
+            if response.status == 401:
+                raise unauthorized(self.settings, request.verb)
+        return decode_answer(response, request.verb)
+
+    async def _token(self) -> Token:
+        token = TOKEN_CACHE.fresh(self.settings.cache_key)
+        return token if token is not None else await TOKEN_CACHE.aget(self.settings.cache_key, self._fetch_token)
+
+    async def _fetch_token(self, stale: Token | None) -> Token:
+        if self.settings.access_token:
+            if stale is not None:
+                raise unauthorized(self.settings, "call")
+            return pre_issued_token(self.settings)
+        if stale is not None and stale.refresh_token:
+            try:
+                return await self._request_token(stale.refresh_token)
+            except OFSAuthenticationError:
+                self.log.info("IAM refused the refresh token of %r; using the password grant", self.settings.conn_id)
+        return await self._request_token(None)
+
+    async def _request_token(self, refresh_token: str | None) -> Token:
+        request = build_token_request(self.settings, refresh_token)
+        try:
+            async for attempt in AsyncRetrying(**retry_arguments("token", self.settings, self.log)):
+                with attempt:
+                    token = parse_token_answer(await self._send(request), self.settings)
+        except OFSSchedulerError as error:
+            raise final_error(error, request, f"connection {self.settings.conn_id!r}") from error
+        await amask_secret(token.access_token)
+        if token.refresh_token:
+            await amask_secret(token.refresh_token)
+        return token
+
+    async def _send(self, request: HttpRequest) -> HttpResponse:
+        session = shared_session(self.settings.verify)
+        try:
+            async with session.post(
+                request.url, data=request.body, headers=request.headers, timeout=self._timeout
+            ) as answer:
+                body = await answer.read()
+                return HttpResponse(
+                    status=answer.status,
+                    body=body,
+                    content_type=answer.headers.get("Content-Type", ""),
+                    retry_after=answer.headers.get("Retry-After"),
+                )
+        except (aiohttp.ClientSSLError, ssl.SSLError) as error:
+            raise tls_error(self.settings, request, error) from None
+        except aiohttp.ConnectionTimeoutError:
+            raise transport_error(request, FailureKind.NOT_CONNECTED) from None
+        except aiohttp.ClientConnectorError:
+            raise transport_error(request, FailureKind.NOT_CONNECTED) from None
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            raise transport_error(request, FailureKind.TIMEOUT) from None
+        except aiohttp.ClientError:
+            raise transport_error(request, FailureKind.DROPPED) from None
+        except OSError as error:
+            raise tls_error(self.settings, request, error) from None

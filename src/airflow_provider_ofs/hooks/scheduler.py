@@ -1,0 +1,300 @@
+"""``OFSSchedulerHook``: the Airflow hook for the OFS External Scheduler Interface and its IAM tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import requests
+from tenacity import Retrying
+
+from airflow_provider_ofs._compat import BaseHook, mask_secret
+from airflow_provider_ofs.exceptions import (
+    FailureKind,
+    OFSAlreadyInterruptedError,
+    OFSAuthenticationError,
+    OFSConnectionConfigError,
+    OFSSchedulerError,
+    OFSTransportError,
+)
+from airflow_provider_ofs.get_provider_info import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_ofs.protocol import (
+    ConnectionSettings,
+    HttpRequest,
+    HttpResponse,
+    Token,
+    Verb,
+    build_run_action,
+    build_status,
+    build_token_request,
+    build_trigger,
+    decode_answer,
+    final_error,
+    parse_status,
+    parse_token_answer,
+    pre_issued_token,
+    run_id_from,
+)
+from airflow_provider_ofs.retrying import retry_arguments
+from airflow_provider_ofs.states import RunStatus
+from airflow_provider_ofs.tokens import TOKEN_CACHE
+
+if TYPE_CHECKING:
+    from airflow_provider_ofs.hooks.async_client import AsyncESIClient
+
+
+class OFSSchedulerHook(BaseHook):
+    """Talk to the OFS External Scheduler Interface: trigger, status, interrupt, restart and rerun.
+
+    Reads an ``ofs_scheduler`` connection, gets OAuth tokens from Oracle IAM (password grant, refresh
+    grant, or the connection's pre-issued ``access_token``), caches them per process and retries as
+    SPEC §6 says. Coroutines ``aget_status``/``ainterrupt`` do the same on an event loop (triggers).
+
+    :param ofs_conn_id: the Airflow connection to use (type ``ofs_scheduler``).
+    """
+
+    conn_name_attr = "ofs_conn_id"
+    default_conn_name = "ofs_scheduler_default"
+    conn_type = "ofs_scheduler"
+    hook_name = "OFS External Scheduler"
+
+    def __init__(self, ofs_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ofs_conn_id = ofs_conn_id
+        self._async_client: AsyncESIClient | None = None
+
+    # ------------------------------------------------------------------------------ connection form
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel and hide the standard connection fields (Airflow 2.11 UI; 3.x reads provider info)."""
+        return UI_FIELD_BEHAVIOUR
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra connection form fields for the Airflow 2.11 UI, built from the same field list as 3.x."""
+        try:
+            from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+            from wtforms import PasswordField, StringField
+        except ImportError:  # Airflow 3 without FAB: the UI reads conn-fields from the provider info
+            return {}
+        widgets: dict[str, Any] = {}
+        for name, spec in CONNECTION_FIELDS.items():
+            if spec["schema"].get("format") == "password":
+                widgets[name] = PasswordField(lazy_gettext(spec["label"]), widget=BS3PasswordFieldWidget())
+            else:
+                widgets[name] = StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
+        return widgets
+
+    # ------------------------------------------------------------------------------------- settings
+
+    @cached_property
+    def settings(self) -> ConnectionSettings:
+        """The connection's fields, validated (missing fields raise an error naming them)."""
+        conn = self.get_connection(self.ofs_conn_id)
+        return settings_from_connection(self.ofs_conn_id, conn, conn.extra_dejson)
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """One keep-alive HTTP session for every call this hook makes."""
+        session = requests.Session()
+        session.verify = self.settings.verify
+        return session
+
+    # --------------------------------------------------------------------------------- public calls
+
+    def trigger(
+        self,
+        batch_name: str,
+        batch_type: str = "batch",
+        excluded_tasks: str | Iterable[str] | None = None,
+        held_tasks: str | Iterable[str] | None = None,
+        dynamic_params: str | None = None,
+    ) -> str:
+        """Start a batch (``batch_type="batch"``) or batch group (``"group"``); return the new run id.
+
+        ``dynamic_params`` is the ``dynamicParamList`` JSON string (see ``protocol.encode_dynamic_params``).
+        """
+        request = build_trigger(self.settings, batch_name, batch_type, excluded_tasks, held_tasks, dynamic_params)
+        run_id = run_id_from(self._call(request, subject=f"{batch_type} {batch_name}"), Verb.TRIGGER.value)
+        self.log.info("Triggered OFS %s %s: run id %s", batch_type, batch_name, run_id)
+        return run_id
+
+    def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> RunStatus:
+        """The state of a run, with its task states (batch) or child runs (group)."""
+        request = build_status(self.settings, batch_run_id, tasks)
+        return parse_status(self._call(request, subject=f"run {batch_run_id}"), batch_run_id)
+
+    def interrupt(self, batch_name: str, batch_run_id: str) -> None:
+        """Interrupt a run; a run that is already interrupted (code -7) counts as done."""
+        request = build_run_action(self.settings, Verb.INTERRUPT, batch_name, batch_run_id)
+        try:
+            self._call(request, subject=f"run {batch_run_id} of {batch_name}")
+        except OFSAlreadyInterruptedError:
+            self.log.info("OFS run %s was already interrupted (code -7); nothing to do", batch_run_id)
+            return
+        self.log.info("Interrupted OFS run %s of %s", batch_run_id, batch_name)
+
+    def restart(self, batch_name: str, batch_run_id: str) -> str:
+        """Restart a failed or interrupted run (only what did not succeed runs again); return the id to watch."""
+        return self._run_action(Verb.RESTART, batch_name, batch_run_id)
+
+    def rerun(self, batch_name: str, batch_run_id: str) -> str:
+        """Run a completed run again from the beginning; return the id to watch (it may be a new one)."""
+        return self._run_action(Verb.RERUN, batch_name, batch_run_id)
+
+    def get_token(self) -> str:
+        """A valid access token for this connection, from the per-process cache when possible."""
+        return self._token().access_token
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the connection fields and obtain a token; say why when it fails."""
+        try:
+            settings = self.settings
+            self.get_token()
+        except OFSSchedulerError as error:
+            return False, str(error)
+        except Exception as error:
+            return False, f"{type(error).__name__}: {error}"
+        source = "pre-issued access token" if settings.access_token else f"token from {settings.token_url}"
+        return True, f"Connection {self.ofs_conn_id!r} is usable: {source}"
+
+    # ------------------------------------------------------------------------------- async (triggers)
+
+    async def aget_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> RunStatus:
+        """``get_status`` on an event loop, through the loop's shared aiohttp session."""
+        return await (await self._client()).get_status(batch_run_id, tasks)
+
+    async def ainterrupt(self, batch_name: str, batch_run_id: str) -> None:
+        """``interrupt`` on an event loop; an already interrupted run counts as done."""
+        await (await self._client()).interrupt(batch_name, batch_run_id)
+
+    async def _client(self) -> AsyncESIClient:
+        if self._async_client is None:
+            from airflow_provider_ofs.hooks.async_client import AsyncESIClient, aload_settings
+
+            self._async_client = AsyncESIClient(await aload_settings(self.ofs_conn_id, self), self.log)
+        return self._async_client
+
+    # ------------------------------------------------------------------------------------- plumbing
+
+    def _run_action(self, verb: Verb, batch_name: str, batch_run_id: str) -> str:
+        request = build_run_action(self.settings, verb, batch_name, batch_run_id)
+        run_id = run_id_from(self._call(request, subject=f"run {batch_run_id} of {batch_name}"), verb.value)
+        self.log.info("OFS %s of run %s (%s): watch run id %s", verb.value, batch_run_id, batch_name, run_id)
+        return run_id
+
+    def _call(self, request: HttpRequest, subject: str) -> dict[str, Any]:
+        try:
+            for attempt in Retrying(**retry_arguments(request.verb, self.settings, self.log)):
+                with attempt:
+                    return self._exchange(request)
+        except OFSSchedulerError as error:
+            raise final_error(error, request, subject) from error
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _exchange(self, request: HttpRequest) -> dict[str, Any]:
+        """One ESI call with a bearer token; a 401 refreshes the token once and repeats once."""
+        token = self._token()
+        response = self._send(request.with_bearer(token.access_token))
+        if response.status == 401:
+            TOKEN_CACHE.invalidate(self.settings.cache_key, token)
+            response = self._send(request.with_bearer(self._token().access_token))
+            if response.status == 401:
+                raise unauthorized(self.settings, request.verb)
+        return decode_answer(response, request.verb)
+
+    def _token(self) -> Token:
+        return TOKEN_CACHE.get(self.settings.cache_key, self._fetch_token)
+
+    def _fetch_token(self, stale: Token | None) -> Token:
+        settings = self.settings
+        if settings.access_token:
+            if stale is not None:
+                raise unauthorized(settings, "call")
+            return pre_issued_token(settings)
+        if stale is not None and stale.refresh_token:
+            try:
+                return self._request_token(stale.refresh_token)
+            except OFSAuthenticationError:
+                self.log.info("IAM refused the refresh token of %r; using the password grant", self.ofs_conn_id)
+        return self._request_token(None)
+
+    def _request_token(self, refresh_token: str | None) -> Token:
+        request = build_token_request(self.settings, refresh_token)
+        try:
+            for attempt in Retrying(**retry_arguments("token", self.settings, self.log)):
+                with attempt:
+                    token = parse_token_answer(self._send(request), self.settings)
+        except OFSSchedulerError as error:
+            raise final_error(error, request, f"connection {self.ofs_conn_id!r}") from error
+        mask_secret(token.access_token)
+        if token.refresh_token:
+            mask_secret(token.refresh_token)
+        return token
+
+    def _send(self, request: HttpRequest) -> HttpResponse:
+        try:
+            answer = self.session.post(
+                request.url, data=request.body, headers=dict(request.headers), timeout=self.settings.timeout
+            )
+        except requests.exceptions.SSLError as error:
+            raise tls_error(self.settings, request, error) from None
+        except requests.exceptions.ConnectTimeout:
+            raise transport_error(request, FailureKind.NOT_CONNECTED) from None
+        except requests.exceptions.Timeout:
+            raise transport_error(request, FailureKind.TIMEOUT) from None
+        except requests.exceptions.ConnectionError as error:
+            raise transport_error(request, _connection_failure(error)) from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise transport_error(request, FailureKind.DROPPED) from None
+        except OSError as error:  # e.g. a CA bundle path that does not exist
+            raise tls_error(self.settings, request, error) from None
+        return HttpResponse(
+            status=answer.status_code,
+            body=answer.content,
+            content_type=answer.headers.get("Content-Type", ""),
+            retry_after=answer.headers.get("Retry-After"),
+        )
+
+
+def settings_from_connection(conn_id: str, conn: Any, extra: dict[str, Any]) -> ConnectionSettings:
+    """Build validated settings from an Airflow ``Connection`` (sync or async path)."""
+    return ConnectionSettings.from_connection(
+        conn_id, host=conn.host, login=conn.login, password=conn.password, extra=extra
+    )
+
+
+def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKind:
+    """Tell "never connected" (safe to repeat any call) from "dropped after sending" (maybe processed)."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    reason = error.args[0] if error.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return FailureKind.NOT_CONNECTED if isinstance(reason, NewConnectionError) else FailureKind.DROPPED
+
+
+def transport_error(request: HttpRequest, kind: FailureKind) -> OFSTransportError:
+    """The error for a failed HTTP exchange; names the call and the host, never a header or body."""
+    target = "IAM token endpoint" if request.verb == "token" else f"ESI {request.verb}"
+    return OFSTransportError(f"{target} at {request.url}: {kind.value}", kind=kind)
+
+
+def tls_error(settings: ConnectionSettings, request: HttpRequest, error: BaseException) -> OFSConnectionConfigError:
+    """A TLS failure is a configuration problem, not a transient one: point at the ``verify`` field."""
+    return OFSConnectionConfigError(
+        f"Connection {settings.conn_id!r}: TLS to {request.url} failed ({type(error).__name__}: {error}). "
+        f"Set extra 'verify' to the path of the server's CA bundle (PEM), or false to skip verification."
+    )
+
+
+def unauthorized(settings: ConnectionSettings, verb: str) -> OFSAuthenticationError:
+    """ESI refused the bearer token twice in a row (ESI-NOTES 13)."""
+    source = "pre-issued access_token" if settings.access_token else "token just obtained from IAM"
+    return OFSAuthenticationError(
+        f"ESI {verb}: HTTP 401, the {source} of connection {settings.conn_id!r} was refused "
+        f"(check that the IAM user may call the External Scheduler Interface)"
+    )

@@ -1,0 +1,684 @@
+"""The pure, I/O-free core of the ESI protocol: settings, request building, response parsing, code mapping.
+
+Both the synchronous hook (``requests``) and the asynchronous client (``aiohttp``) send what this module
+builds and hand back what they received; every rule about the wire lives here once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+from urllib.parse import urlencode
+
+from airflow_provider_ofs.exceptions import (
+    API_ERRORS,
+    FailureKind,
+    OFSAuthenticationError,
+    OFSConnectionConfigError,
+    OFSOutcomeUnknownError,
+    OFSTokenUnavailableError,
+    OFSTransportError,
+    OFSUnknownCodeError,
+)
+from airflow_provider_ofs.states import RunState, RunStatus, TaskStatus
+
+ESI_PATH = "/SchedulerService/rest-api/v1/external/"
+DEFAULT_WORKSPACE_ID = "WS001"
+DEFAULT_LOCALE = "en-US"
+DEFAULT_SCOPE = "urn:opc:idm:__myscopes__ offline_access"
+REFRESH_SCOPE = "urn:opc:idm:__myscopes__"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_RETRY_ATTEMPTS = 5
+DEFAULT_RETRY_WAIT = 1.0
+MIS_DATE_PARAM = "$FICMISDATE$"
+BATCH_TYPES = {"batch": "rest", "group": "group"}
+
+HEADER_TENANT = "ofs_tenant_id"
+HEADER_SERVICE = "ofs_service_id"
+HEADER_WORKSPACE = "ofs_workspace_id"
+HEADER_REMOTE_USER = "ofs_remote_user"
+HEADER_LOCALE = "locale"
+
+
+class Verb(str, Enum):
+    """The five External Scheduler Interface calls."""
+
+    TRIGGER = "trigger"
+    STATUS = "status"
+    INTERRUPT = "interrupt"
+    RESTART = "restart"
+    RERUN = "rerun"
+
+    @property
+    def is_idempotent(self) -> bool:
+        """Whether repeating the call can never start or change a run."""
+        return self is Verb.STATUS
+
+
+# --------------------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything an ``ofs_scheduler`` connection says, validated; secrets are kept out of ``repr``."""
+
+    conn_id: str
+    base_url: str
+    tenant_id: str
+    service_id: str
+    remote_user: str
+    token_url: str = ""
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    access_token: str = field(default="", repr=False)
+    workspace_id: str = DEFAULT_WORKSPACE_ID
+    locale: str = DEFAULT_LOCALE
+    scope: str = DEFAULT_SCOPE
+    verify: bool | str = True
+    timeout: float = DEFAULT_TIMEOUT
+    retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
+    retry_wait: float = DEFAULT_RETRY_WAIT
+
+    @classmethod
+    def from_connection(
+        cls,
+        conn_id: str,
+        *,
+        host: str | None,
+        login: str | None,
+        password: str | None,
+        extra: Mapping[str, Any],
+    ) -> ConnectionSettings:
+        """Validate an Airflow connection's fields; a missing or bad field raises an error naming it."""
+
+        def text(name: str) -> str:
+            value = extra.get(name)
+            return "" if value is None else str(value).strip()
+
+        def required(name: str, value: str, where: str) -> str:
+            if not value:
+                raise OFSConnectionConfigError(f"Connection {conn_id!r}: {where} {name!r} is required")
+            return value
+
+        base_url = required("host", _normalise_base_url(host or ""), "field")
+        access_token = text("access_token")
+        login = (login or "").strip()
+        if not access_token:
+            for name in ("token_url", "client_id", "client_secret"):
+                required(name, text(name), "extra field (or a pre-issued 'access_token')")
+            required("login", login, "field (IAM user name, or a pre-issued extra 'access_token')")
+            required("password", password or "", "field (IAM password, or a pre-issued extra 'access_token')")
+        return cls(
+            conn_id=conn_id,
+            base_url=base_url,
+            tenant_id=required("tenant_id", text("tenant_id"), "extra field"),
+            service_id=required("service_id", text("service_id"), "extra field"),
+            remote_user=required("remote_user", text("remote_user") or login, "extra field (or 'login')"),
+            token_url=_normalise_url(text("token_url")),
+            username=login,
+            password=password or "",
+            client_id=text("client_id"),
+            client_secret=text("client_secret"),
+            access_token=access_token,
+            workspace_id=text("workspace_id") or DEFAULT_WORKSPACE_ID,
+            locale=text("locale") or DEFAULT_LOCALE,
+            scope=text("scope") or DEFAULT_SCOPE,
+            verify=_parse_verify(conn_id, extra.get("verify", True)),
+            timeout=_positive_number(conn_id, "timeout", extra.get("timeout"), DEFAULT_TIMEOUT),
+            retry_attempts=int(
+                _positive_number(conn_id, "retry_attempts", extra.get("retry_attempts"), DEFAULT_RETRY_ATTEMPTS)
+            ),
+            retry_wait=_positive_number(conn_id, "retry_wait", extra.get("retry_wait"), DEFAULT_RETRY_WAIT),
+        )
+
+    @property
+    def cache_key(self) -> str:
+        """Identity of the credentials, for the per-process token cache; a digest, so it holds no secret."""
+        identity = "\0".join(
+            (
+                self.token_url,
+                self.client_id,
+                self.client_secret,
+                self.username,
+                self.password,
+                self.access_token,
+            )
+        )
+        return hashlib.sha256(identity.encode()).hexdigest()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never appear in a log."""
+        return tuple(s for s in (self.password, self.client_secret, self.access_token) if s)
+
+
+def _normalise_url(url: str) -> str:
+    if url and "://" not in url:
+        url = "https://" + url
+    return url.rstrip("/")
+
+
+def _normalise_base_url(host: str) -> str:
+    url = _normalise_url(host.strip())
+    # Tolerate a host pasted with the ESI path on it: the connection holds the part before it.
+    cut = url.find("/SchedulerService")
+    return url[:cut] if cut >= 0 else url
+
+
+def _parse_verify(conn_id: str, value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text.lower() in ("", "true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    return text  # a CA bundle path; the transport reports a path that does not exist
+
+
+def _positive_number(conn_id: str, name: str, value: Any, default: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if number <= 0:
+        raise OFSConnectionConfigError(f"Connection {conn_id!r}: extra field {name!r} must be a positive number")
+    return number
+
+
+# ------------------------------------------------------------------------------------------------ wire
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP POST to send: where, which headers, what body (already encoded)."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    verb: str
+
+    def with_bearer(self, token: str) -> HttpRequest:
+        """The same request carrying an access token."""
+        return HttpRequest(self.url, {**self.headers, "Authorization": f"Bearer {token}"}, self.body, self.verb)
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What came back: HTTP status, the headers this module reads, and the raw body."""
+
+    status: int
+    body: bytes
+    content_type: str = ""
+    retry_after: str | None = None
+
+
+def esi_headers(settings: ConnectionSettings) -> dict[str, str]:
+    """The headers every ESI call carries, except the bearer token."""
+    return {
+        HEADER_TENANT: settings.tenant_id,
+        HEADER_SERVICE: settings.service_id,
+        HEADER_WORKSPACE: settings.workspace_id,
+        HEADER_REMOTE_USER: settings.remote_user,
+        HEADER_LOCALE: settings.locale,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
+
+
+def _esi_request(settings: ConnectionSettings, verb: Verb, body: Mapping[str, Any]) -> HttpRequest:
+    return HttpRequest(
+        url=settings.base_url + ESI_PATH + verb.value,
+        headers=esi_headers(settings),
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        verb=verb.value,
+    )
+
+
+def join_codes(name: str, codes: str | Iterable[str] | None) -> str:
+    """Turn task or batch codes (a list, or an already comma-separated string) into the wire's comma list."""
+    if codes is None:
+        return ""
+    if isinstance(codes, str):
+        items = codes.split(",")
+    else:
+        items = [str(code) for code in codes]
+        if any("," in code for code in items):
+            raise ValueError(f"{name}: a code may not contain a comma: {items!r}")
+    return ",".join(code.strip() for code in items if code.strip())
+
+
+def wire_batch_type(batch_type: str) -> str:
+    """Map the public ``batch``/``group`` to the wire's ``rest``/``group`` (ESI-NOTES 4)."""
+    try:
+        return BATCH_TYPES[batch_type]
+    except KeyError:
+        raise ValueError(f"batch_type must be 'batch' or 'group', not {batch_type!r}") from None
+
+
+def require_name(name: str, value: str) -> str:
+    """Reject an empty batch name or run id before anything is sent."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+    return value.strip()
+
+
+def build_trigger(
+    settings: ConnectionSettings,
+    batch_name: str,
+    batch_type: str = "batch",
+    excluded_tasks: str | Iterable[str] | None = None,
+    held_tasks: str | Iterable[str] | None = None,
+    dynamic_params: str | None = None,
+) -> HttpRequest:
+    """Build the Execution API call that starts a batch (``batch``) or a batch group (``group``)."""
+    body: dict[str, Any] = {
+        "batchName": require_name("batch_name", batch_name),
+        "batchType": wire_batch_type(batch_type),
+        "excludedTasks": join_codes("excluded_tasks", excluded_tasks),
+        "heldTasks": join_codes("held_tasks", held_tasks),
+    }
+    if dynamic_params:
+        body["dynamicParamList"] = dynamic_params
+    return _esi_request(settings, Verb.TRIGGER, body)
+
+
+def build_status(settings: ConnectionSettings, batch_run_id: str, tasks: Sequence[str] | None = None) -> HttpRequest:
+    """Build the Execution Status API call, optionally limited to some task codes."""
+    body: dict[str, Any] = {"batchRunId": require_name("batch_run_id", batch_run_id)}
+    if tasks:
+        body["tasks"] = list(tasks)
+    return _esi_request(settings, Verb.STATUS, body)
+
+
+def build_run_action(settings: ConnectionSettings, verb: Verb, batch_name: str, batch_run_id: str) -> HttpRequest:
+    """Build an Interrupt, Restart or Rerun call for one run (``batchRunId`` as every sample writes it)."""
+    if verb not in (Verb.INTERRUPT, Verb.RESTART, Verb.RERUN):
+        raise ValueError(f"{verb.value} is not a run action")
+    body = {
+        "batchName": require_name("batch_name", batch_name),
+        "batchRunId": require_name("batch_run_id", batch_run_id),
+    }
+    return _esi_request(settings, verb, body)
+
+
+def mis_date_text(mis_date: str | date | None) -> str | None:
+    """Validate a MIS date (``yyyy-mm-dd`` text, date or datetime) and return it as ``yyyy-mm-dd``."""
+    if mis_date is None or mis_date == "":
+        return None
+    if isinstance(mis_date, datetime):
+        return mis_date.date().isoformat()
+    if isinstance(mis_date, date):
+        return mis_date.isoformat()
+    try:
+        return date.fromisoformat(str(mis_date).strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"mis_date must be a date in yyyy-mm-dd form, not {mis_date!r}") from None
+
+
+def encode_dynamic_params(
+    batch_type: str,
+    *,
+    mis_date: str | date | None = None,
+    batch_params: Mapping[str, Any] | None = None,
+    task_params: Mapping[str, Mapping[str, Any]] | None = None,
+    group_params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str | None:
+    """Encode ``dynamicParamList``, a JSON string (ESI-NOTES 5); ``mis_date`` fills ``$FICMISDATE$`` (NOTES 6).
+
+    For a batch: ``{"batchParams": {...}, "taskRuntimeParams": {"<TASK>": {...}}}``. For a group, one
+    entry per batch of ``group_params`` (batch code → ``{"batchParams": ..., "taskRuntimeParams": ...}``).
+    Returns ``None`` when there is nothing to send.
+    """
+    wire_batch_type(batch_type)
+    mis = mis_date_text(mis_date)
+    if batch_type == "batch":
+        if group_params:
+            raise ValueError("group_params applies to batch_type='group' only")
+        params = _batch_entry(mis, batch_params, task_params)
+        return _encode(params) if params else None
+    if batch_params or task_params:
+        raise ValueError("for a group, pass batch and task parameters per batch in group_params")
+    if not group_params:
+        if mis is not None:
+            raise ValueError("mis_date for a group needs group_params naming the group's batches")
+        return None
+    entries = []
+    for batch_name, batch_entry in group_params.items():
+        unknown = set(batch_entry) - {"batchParams", "taskRuntimeParams"}
+        if unknown:
+            raise ValueError(
+                f"group_params[{batch_name!r}] may hold 'batchParams' and 'taskRuntimeParams', not {sorted(unknown)}"
+            )
+        entry = _batch_entry(mis, batch_entry.get("batchParams"), batch_entry.get("taskRuntimeParams"))
+        entries.append({"batchName": require_name("group_params key", batch_name), **entry})
+    return _encode(entries)
+
+
+def _batch_entry(
+    mis: str | None,
+    batch_params: Mapping[str, Any] | None,
+    task_params: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    params = dict(batch_params or {})
+    if mis is not None:
+        params[MIS_DATE_PARAM] = mis
+    entry: dict[str, Any] = {}
+    if params:
+        entry["batchParams"] = params
+    if task_params:
+        entry["taskRuntimeParams"] = {code: dict(values) for code, values in task_params.items()}
+    return entry
+
+
+def _encode(value: Any) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), default=_json_default)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"dynamic parameters must be JSON-serialisable: {error}") from None
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+# -------------------------------------------------------------------------------------------- answers
+
+
+def decode_answer(response: HttpResponse, verb: str) -> dict[str, Any]:
+    """Turn an HTTP answer into the API envelope, or raise the error its HTTP status and body call for.
+
+    Decides from the body's ``statusCode`` when the body is JSON, from the HTTP status otherwise
+    (ESI-NOTES 3). HTTP 401 is left to the caller, which refreshes the token once (ESI-NOTES 13).
+    """
+    envelope = _json_object(response.body)
+    if envelope is not None and "statusCode" in envelope:
+        check_api_code(envelope, verb)
+        if response.status >= 400:
+            raise OFSTransportError(
+                f"ESI {verb}: HTTP {response.status} with a success status in the body",
+                kind=_kind_for_http_status(response.status),
+                http_status=response.status,
+            )
+        return envelope
+    if response.status >= 400:
+        raise http_error(f"ESI {verb}", response)
+    raise OFSTransportError(
+        f"ESI {verb}: HTTP {response.status} answer is not the documented JSON envelope ({_describe_body(response)})",
+        kind=FailureKind.MALFORMED,
+        http_status=response.status,
+    )
+
+
+def http_error(what: str, response: HttpResponse) -> OFSTransportError:
+    """The error for an HTTP error status with no usable API answer."""
+    return OFSTransportError(
+        f"{what}: HTTP {response.status} ({_describe_body(response)})",
+        kind=_kind_for_http_status(response.status),
+        http_status=response.status,
+        retry_after=parse_retry_after(response.retry_after),
+    )
+
+
+def _kind_for_http_status(status: int) -> FailureKind:
+    if status == 429:
+        return FailureKind.THROTTLED
+    if status == 503:
+        return FailureKind.UNAVAILABLE
+    if status >= 500:
+        return FailureKind.SERVER_ERROR
+    return FailureKind.HTTP_ERROR
+
+
+def _describe_body(response: HttpResponse) -> str:
+    kind = response.content_type.split(";")[0].strip() or "no content type"
+    return f"{kind}, {len(response.body)} bytes"
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def parse_code(value: Any, what: str) -> int:
+    """Read a code sent as a string or a number (ESI-NOTES 1)."""
+    if isinstance(value, bool):
+        raise OFSUnknownCodeError(f"{what} is not a code: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise OFSUnknownCodeError(f"{what} is not a code: {value!r}")
+
+
+def check_api_code(envelope: Mapping[str, Any], verb: str) -> None:
+    """Raise the documented error when the API outcome (top-level ``statusCode``) is not success."""
+    code = parse_code(envelope.get("statusCode"), f"ESI {verb}: statusCode")
+    if code == 0:
+        return
+    detail = _server_detail(envelope)
+    error_class = API_ERRORS.get(code)
+    if error_class is None:
+        raise OFSUnknownCodeError(
+            f"ESI {verb} answered statusCode {code}, which the guide does not document{detail}",
+            code=code,
+            verb=verb,
+        )
+    raise error_class(f"ESI {verb} failed with code {code} ({error_class.meaning}){detail}", code=code, verb=verb)
+
+
+def _server_detail(envelope: Mapping[str, Any]) -> str:
+    texts = [str(envelope[key]) for key in ("summary", "details") if envelope.get(key)]
+    return f": {' / '.join(texts)}" if texts else ""
+
+
+def run_id_from(envelope: Mapping[str, Any], verb: str) -> str:
+    """The ``batchRunId`` a trigger, restart or rerun answer returns."""
+    run_id = envelope.get("batchRunId")
+    if not isinstance(run_id, str) or not run_id.strip():
+        raise OFSTransportError(f"ESI {verb} succeeded but its answer has no batchRunId", kind=FailureKind.MALFORMED)
+    return run_id.strip()
+
+
+def parse_state(value: Any, what: str) -> RunState:
+    """A run or task state from its code; an undocumented code is an error that names it (ESI-NOTES 11)."""
+    code = parse_code(value, what)
+    try:
+        return RunState(code)
+    except ValueError:
+        raise OFSUnknownCodeError(f"{what} is {code}, which is not a documented run state", code=code) from None
+
+
+def parse_status(envelope: Mapping[str, Any], batch_run_id: str) -> RunStatus:
+    """Read a successful status answer: the run's state, its tasks (batch) or child runs (group)."""
+    run_id = envelope.get("batchRunId") or batch_run_id
+    if not isinstance(run_id, str):
+        raise OFSUnknownCodeError(f"ESI status of {batch_run_id}: batchRunId is not text: {run_id!r}")
+    where = f"ESI status of run {run_id}"
+    if "batchStatusCode" not in envelope:
+        raise OFSTransportError(f"{where}: the answer has no batchStatusCode", kind=FailureKind.MALFORMED)
+    state = parse_state(envelope["batchStatusCode"], f"{where}: batchStatusCode")
+    tasks = [
+        TaskStatus(
+            task_code=str(_field(item, "taskCode", where)),
+            state=parse_state(_field(item, "statusCode", where), f"{where}: task {item.get('taskCode')}"),
+        )
+        for item in _list(envelope, "taskStatusList", where)
+    ]
+    children = [
+        RunStatus(
+            run_id=str(_field(item, "batchRunId", where)),
+            state=parse_state(_field(item, "batchStatusCode", where), f"{where}: child run {item.get('batchRunId')}"),
+            state_text=str(item.get("batchStatus") or ""),
+        )
+        for item in _list(envelope, "batchList", where)
+    ]
+    return RunStatus(
+        run_id=run_id,
+        state=state,
+        tasks=tasks,
+        children=children,
+        state_text=str(envelope.get("batchStatus") or ""),
+    )
+
+
+def _list(envelope: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
+    value = envelope.get(key)
+    if value is None:
+        return []  # a group answer may leave taskStatusList out (ESI-NOTES 12)
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise OFSTransportError(f"{where}: {key} is not a list of objects", kind=FailureKind.MALFORMED)
+    return value
+
+
+def _field(item: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in item:
+        raise OFSTransportError(f"{where}: an entry lacks {key}", kind=FailureKind.MALFORMED)
+    return item[key]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header given in seconds; ``None`` when absent or a date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def may_retry(error: BaseException, verb: str) -> bool:
+    """The retry rule of SPEC §6, for both transports.
+
+    A status poll is retried on every transient failure; a call that may start, stop or change a run only
+    when the server certainly did not process it (no connection, 429, 503).
+    """
+    if not isinstance(error, OFSTransportError) or not error.kind.is_transient:
+        return False
+    return verb in (Verb.STATUS.value, "token") or error.kind.request_was_not_processed
+
+
+def retry_wait(error: BaseException | None, attempt: int, initial_wait: float) -> float:
+    """Seconds before the next attempt: exponential backoff capped at 30 s, at least any Retry-After."""
+    backoff: float = min(30.0, initial_wait * 2.0 ** max(0, attempt - 1))
+    retry_after = error.retry_after if isinstance(error, OFSTransportError) else None
+    return backoff if retry_after is None else max(backoff, min(float(retry_after), 300.0))
+
+
+# ------------------------------------------------------------------------------------------------ tokens
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access token and when to stop using it."""
+
+    access_token: str = field(repr=False)
+    expires_at: float
+    refresh_token: str | None = field(default=None, repr=False)
+    refresh_at: float = 0.0
+
+    def is_fresh(self, now: float | None = None) -> bool:
+        """Whether the token can still be used without refreshing it first."""
+        return (time.time() if now is None else now) < self.refresh_at
+
+
+def build_token_request(settings: ConnectionSettings, refresh_token: str | None = None) -> HttpRequest:
+    """Build the IAM token call: a password grant, or a refresh grant when a refresh token is given."""
+    basic = base64.b64encode(f"{settings.client_id}:{settings.client_secret}".encode()).decode()
+    if refresh_token:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": REFRESH_SCOPE}
+    else:
+        form = {
+            "grant_type": "password",
+            "scope": settings.scope,
+            "username": settings.username,
+            "password": settings.password,
+        }
+    return HttpRequest(
+        url=settings.token_url,
+        headers={
+            "Authorization": f"Basic {basic}",
+            "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+            "Accept": "application/json",
+        },
+        body=urlencode(form).encode(),
+        verb="token",
+    )
+
+
+def parse_token_answer(response: HttpResponse, settings: ConnectionSettings, now: float | None = None) -> Token:
+    """Read IAM's answer: a token, or an error that says why (never echoing a secret)."""
+    answer = _json_object(response.body)
+    where = f"IAM token request for connection {settings.conn_id!r}"
+    if response.status in (400, 401) and answer is not None and "error" in answer:
+        reason = str(answer.get("error"))
+        hint = {
+            "invalid_client": "client_id/client_secret were refused",
+            "invalid_grant": "the user name/password or refresh token was refused",
+        }.get(reason, str(answer.get("error_description") or "refused"))
+        raise OFSAuthenticationError(f"{where} failed: {reason} ({hint})")
+    if response.status >= 400:
+        raise http_error(where, response)
+    if answer is None or not isinstance(answer.get("access_token"), str) or not answer["access_token"]:
+        raise OFSTransportError(f"{where}: the answer has no access_token", kind=FailureKind.MALFORMED)
+    try:
+        lifetime = float(answer.get("expires_in", 3600))
+    except (TypeError, ValueError):
+        lifetime = 3600.0
+    issued = time.time() if now is None else now
+    refresh_token = answer.get("refresh_token")
+    return Token(
+        access_token=answer["access_token"],
+        expires_at=issued + lifetime,
+        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        refresh_at=issued + lifetime - min(60.0, lifetime / 10),
+    )
+
+
+def pre_issued_token(settings: ConnectionSettings) -> Token:
+    """A token given in the connection: used as is, never refreshed (IAM allows lifetimes up to a year)."""
+    return Token(access_token=settings.access_token, expires_at=float("inf"), refresh_at=float("inf"))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret in a text (for messages built from server answers)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def final_error(error: BaseException, request: HttpRequest, subject: str) -> BaseException:
+    """The error to raise once retrying stops; says when a mutating call may have been processed."""
+    if (
+        isinstance(error, OFSTransportError)
+        and request.verb not in (Verb.STATUS.value, "token")
+        and not error.kind.request_was_not_processed
+    ):
+        return OFSOutcomeUnknownError(
+            f"ESI {request.verb} of {subject}: {error.kind.value} ({error}). The request may have been "
+            f"processed, so it was not repeated: one task try never starts two runs. Check the OFS batch "
+            f"monitor before trying again."
+        )
+    if isinstance(error, OFSTransportError) and request.verb == "token":
+        return OFSTokenUnavailableError(f"{error}; gave up after the retry budget")
+    return error

@@ -1,0 +1,26 @@
+"""Test set-up shared by every test: an isolated AIRFLOW_HOME, set before Airflow is imported."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_HOME = Path(tempfile.mkdtemp(prefix="ofs-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(Path(__file__).parent / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+import pytest  # noqa: E402
+
+from airflow_provider_ofs.tokens import TOKEN_CACHE  # noqa: E402
+from tests.airflow_cli import airflow_cli  # noqa: E402, F401  (fixture)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache():
+    """Each test starts with no cached token, so token counts are its own."""
+    TOKEN_CACHE.clear()
+    yield
+    TOKEN_CACHE.clear()

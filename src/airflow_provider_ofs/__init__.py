@@ -1,30 +1,67 @@
 """Apache Airflow provider for the Oracle Financial Services (OFS) External Scheduler Interface.
 
 The names exported here are cheap to import (no HTTP client, no operator): run states, the status
-type and the error classes. Hooks, operators, sensors and triggers live in their own subpackages.
+type and the error classes (loaded on first use, as they derive from Airflow's exception). Hooks,
+operators, sensors and triggers live in their own subpackages.
 """
 
 from __future__ import annotations
 
-from airflow_provider_ofs.exceptions import (
-    OFSAlreadyInterruptedError,
-    OFSApiError,
-    OFSAuthenticationError,
-    OFSConnectionConfigError,
-    OFSInvalidArgumentsError,
-    OFSInvalidHeadersError,
-    OFSNoExecutableJobError,
-    OFSNotOngoingError,
-    OFSObjectNotFoundError,
-    OFSOutcomeUnknownError,
-    OFSRunFailedError,
-    OFSRunTimeoutError,
-    OFSSchedulerError,
-    OFSTokenUnavailableError,
-    OFSTransportError,
-    OFSUnknownCodeError,
-)
+from typing import TYPE_CHECKING, Any
+
 from airflow_provider_ofs.states import RunState, RunStatus, TaskStatus
+
+if TYPE_CHECKING:
+    from airflow_provider_ofs.exceptions import (
+        OFSAlreadyInterruptedError,
+        OFSApiError,
+        OFSAuthenticationError,
+        OFSConnectionConfigError,
+        OFSInvalidArgumentsError,
+        OFSInvalidHeadersError,
+        OFSNoExecutableJobError,
+        OFSNotOngoingError,
+        OFSObjectNotFoundError,
+        OFSOutcomeUnknownError,
+        OFSRunFailedError,
+        OFSRunTimeoutError,
+        OFSSchedulerError,
+        OFSTokenUnavailableError,
+        OFSTransportError,
+        OFSUnknownCodeError,
+    )
+
+# The errors derive from Airflow's exception, so they load Airflow: import them on first use only, so that
+# the simulator (a subpackage) and the run states stay importable without Airflow.
+_LAZY_ERRORS = frozenset(
+    {
+        "OFSAlreadyInterruptedError",
+        "OFSApiError",
+        "OFSAuthenticationError",
+        "OFSConnectionConfigError",
+        "OFSInvalidArgumentsError",
+        "OFSInvalidHeadersError",
+        "OFSNoExecutableJobError",
+        "OFSNotOngoingError",
+        "OFSObjectNotFoundError",
+        "OFSOutcomeUnknownError",
+        "OFSRunFailedError",
+        "OFSRunTimeoutError",
+        "OFSSchedulerError",
+        "OFSTokenUnavailableError",
+        "OFSTransportError",
+        "OFSUnknownCodeError",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_ERRORS:
+        from airflow_provider_ofs import exceptions
+
+        return getattr(exceptions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.providers.common.compat.sdk import (
+    AirflowSensorTimeout,
+    AirflowSkipException,
     BaseHook,
     BaseOperator,
     BaseSensorOperator,
+    Context,
     ResumableJobMixin,
     conf,
     mask_secret,
 )
+from airflow.triggers.base import BaseTrigger, TriggerEvent  # the same module on 2.11 and 3.x
 
 try:  # Airflow 3.x task SDK: masks without blocking the event loop
     from airflow.sdk.log import amask_secret
@@ -38,10 +42,15 @@ HAS_TASK_STATE_STORE = airflow_version() >= (3, 3)
 
 __all__ = [
     "HAS_TASK_STATE_STORE",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
+    "BaseTrigger",
+    "Context",
     "ResumableJobMixin",
+    "TriggerEvent",
     "amask_secret",
     "default_deferrable",
     "mask_secret",

@@ -1,0 +1,473 @@
+"""Operators that trigger, interrupt, restart and rerun OFS batches and batch groups, and wait for the run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from functools import cached_property
+from typing import Any, NoReturn
+
+from airflow_provider_ofs._compat import (
+    HAS_TASK_STATE_STORE,
+    BaseOperator,
+    Context,
+    ResumableJobMixin,
+    default_deferrable,
+)
+from airflow_provider_ofs.exceptions import (
+    OFSNotOngoingError,
+    OFSObjectNotFoundError,
+    OFSRunTimeoutError,
+)
+from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.protocol import (
+    encode_dynamic_params,
+    join_codes,
+    mis_date_text,
+    require_name,
+    wire_batch_type,
+)
+from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
+from airflow_provider_ofs.watching import (
+    DONE_WITHOUT_FAILURE,
+    STILL_RUNNING,
+    EventStatus,
+    RunProgress,
+    Verdict,
+    WatchEvent,
+    assess,
+    is_template,
+    required_seconds,
+    run_failed_error,
+    seconds,
+    wait_deadline,
+)
+
+#: XCom key of the run id, pushed as soon as the run exists (before waiting); ``return_value`` holds it at the end.
+XCOM_RUN_ID_KEY = "batch_run_id"
+
+
+class OFSBatchRunWaitingOperator(BaseOperator):
+    """Base of the operators that start a run: push its id, then wait for it (or defer), restarting on failure.
+
+    Subclasses implement ``execute`` and call ``watch(run_id, context)`` once the run exists. Not meant
+    for DAGs on its own.
+
+    :param batch_name: the batch or batch group the run belongs to (templated).
+    :param wait_for_completion: wait until the run ends; when ``False`` the task ends once the run exists.
+    :param poll_interval: seconds between status calls while waiting (number or ``timedelta``).
+    :param timeout: longest wait for the run, in seconds or a ``timedelta``; ``None`` waits until the run
+        ends or the task's ``execution_timeout``. When it passes the task fails with ``OFSRunTimeoutError``
+        (and the run is interrupted when ``interrupt_on_kill`` is set).
+    :param deferrable: wait in the triggerer (``OFSBatchRunTrigger``) instead of a worker slot; defaults
+        to Airflow's ``[operators] default_deferrable``.
+    :param max_restarts: how many times a failed, interrupted or aborted run is restarted (Restart API)
+        before the task fails.
+    :param interrupt_on_kill: interrupt the run when the task is killed or times out.
+    :param ofs_conn_id: the ``ofs_scheduler`` connection.
+    """
+
+    ui_color = "#f5d6c6"
+
+    def __init__(
+        self,
+        *,
+        batch_name: str,
+        wait_for_completion: bool = True,
+        poll_interval: float | timedelta = 30.0,
+        timeout: float | timedelta | None = None,
+        deferrable: bool | None = None,
+        max_restarts: int = 0,
+        interrupt_on_kill: bool = True,
+        ofs_conn_id: str = OFSSchedulerHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.batch_name = batch_name
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = required_seconds("poll_interval", poll_interval)
+        self.timeout = seconds("timeout", timeout)
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+            raise ValueError(f"max_restarts must be a whole number of 0 or more, not {max_restarts!r}")
+        self.max_restarts = max_restarts
+        self.interrupt_on_kill = interrupt_on_kill
+        self.ofs_conn_id = ofs_conn_id
+        self.watched_run_id: str | None = None
+        if not is_template(batch_name):
+            require_name("batch_name", batch_name)
+
+    @cached_property
+    def hook(self) -> OFSSchedulerHook:
+        """The hook for ``ofs_conn_id``."""
+        return OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id)
+
+    # ---------------------------------------------------------------------------------------- waiting
+
+    def watch(self, run_id: str, context: Context) -> str:
+        """Publish the run id, then wait for the run (or defer to the trigger); return the id that ended well."""
+        self._publish(run_id, context)
+        if not self.wait_for_completion:
+            return run_id
+        if self.deferrable:
+            ti = context.get("ti")
+            started = getattr(ti, "start_date", None)
+            now = time.time()
+            deadline = wait_deadline(
+                now, self.timeout, self.execution_timeout, started.timestamp() if started is not None else None
+            )
+            self._defer(run_id, restarts_done=0, deadline=deadline, waiting_since=now)
+        return self._wait(run_id, context)
+
+    def _wait(self, run_id: str, context: Context) -> str:
+        """Poll on the worker; each state change logged once; restart up to ``max_restarts`` times."""
+        waiting_since = time.time()
+        deadline = wait_deadline(waiting_since, self.timeout)
+        progress = RunProgress(run_id)
+        restarts_done = 0
+        while True:
+            status = self.hook.get_status(run_id)
+            for line in progress.update(status):
+                self.log.info("%s", line)
+            assessment = assess(status)
+            if assessment.verdict is Verdict.SUCCESS:
+                self.log.info("OFS run %s of %s succeeded", run_id, self.batch_name)
+                return run_id
+            if assessment.verdict is Verdict.FAILURE:
+                error = run_failed_error(run_id, assessment)
+                if restarts_done >= self.max_restarts:
+                    raise error
+                restarts_done += 1
+                run_id = self._restart(run_id, str(error), restarts_done, context)
+                continue
+            now = time.time()
+            if deadline is not None and now >= deadline:
+                self._stop_after_timeout(run_id)
+                raise OFSRunTimeoutError(run_id, status.state, now - waiting_since)
+            time.sleep(self.poll_interval if deadline is None else max(0.0, min(self.poll_interval, deadline - now)))
+
+    def _defer(self, run_id: str, *, restarts_done: int, deadline: float | None, waiting_since: float) -> NoReturn:
+        trigger = OFSBatchRunTrigger(
+            batch_run_id=run_id,
+            ofs_conn_id=self.ofs_conn_id,
+            poll_interval=self.poll_interval,
+            batch_name=self.batch_name,
+            deadline=deadline,
+            waiting_since=waiting_since,
+            interrupt_on_kill=self.interrupt_on_kill,
+        )
+        # timeout=None: the trigger enforces the deadline itself and yields a timeout event, so that
+        # execute_complete runs and can interrupt the run (a framework timeout would orphan it).
+        self.defer(
+            trigger=trigger, method_name="execute_complete", kwargs={"restarts_done": restarts_done}, timeout=None
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, restarts_done: int = 0) -> str:
+        """Resume after the trigger's event: succeed, restart and defer again, or fail naming the run."""
+        watched = WatchEvent.from_payload(event)
+        self.watched_run_id = watched.run_id
+        if watched.status is EventStatus.FAILED and restarts_done < self.max_restarts:
+            run_id = self._restart(watched.run_id, watched.message, restarts_done + 1, context)
+            self._defer(
+                run_id,
+                restarts_done=restarts_done + 1,
+                deadline=watched.deadline,
+                waiting_since=time.time() - watched.waited_seconds,
+            )
+        if watched.status is EventStatus.TIMEOUT:
+            self._stop_after_timeout(watched.run_id)
+        error = watched.error()
+        if error is not None:
+            raise error
+        self.log.info("OFS run %s of %s succeeded", watched.run_id, self.batch_name)
+        return watched.run_id
+
+    def _restart(self, run_id: str, why: str, restart_number: int, context: Context) -> str:
+        self.log.warning("%s; restarting it (restart %d of %d)", why, restart_number, self.max_restarts)
+        new_run_id = self.hook.restart(self.batch_name, run_id)
+        self.log.info("Restart %d of %d: watching OFS run %s", restart_number, self.max_restarts, new_run_id)
+        self._publish(new_run_id, context)
+        self._restarted(new_run_id, context)
+        return new_run_id
+
+    def _restarted(self, run_id: str, context: Context) -> None:
+        """Hook for subclasses that keep the watched run id elsewhere (the durable trigger operator)."""
+
+    def _publish(self, run_id: str, context: Context) -> None:
+        self.watched_run_id = run_id
+        ti = context.get("ti")
+        if self.do_xcom_push and ti is not None:
+            ti.xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
+
+    # ---------------------------------------------------------------------------------- interrupting
+
+    def _stop_after_timeout(self, run_id: str) -> None:
+        if self.interrupt_on_kill:
+            self.log.warning("OFS run %s did not finish in time; interrupting it", run_id)
+            self._interrupt(run_id)
+        else:
+            self.log.warning("OFS run %s did not finish in time; left running (interrupt_on_kill is off)", run_id)
+
+    def _interrupt(self, run_id: str) -> None:
+        try:
+            self.hook.interrupt(self.batch_name, run_id)
+        except OFSNotOngoingError:
+            self.log.info("OFS run %s had already ended; nothing to interrupt", run_id)
+        except Exception as error:  # best effort: say what could not be done, never mask the task's own error
+            self.log.warning(
+                "Could not interrupt OFS run %s of %s (%s: %s); interrupt it from the OFS batch monitor",
+                run_id,
+                self.batch_name,
+                type(error).__name__,
+                error,
+            )
+
+    def on_kill(self) -> None:
+        """The task was killed while waiting: interrupt the run when ``interrupt_on_kill`` is set (best effort)."""
+        if self.watched_run_id is None:
+            self.log.info("Task killed before an OFS run existed; nothing to interrupt")
+        elif not self.interrupt_on_kill:
+            self.log.info("Task killed; OFS run %s is left running (interrupt_on_kill is off)", self.watched_run_id)
+        else:
+            self.log.warning("Task killed; interrupting OFS run %s", self.watched_run_id)
+            self._interrupt(self.watched_run_id)
+
+
+class OFSTriggerBatchOperator(ResumableJobMixin, OFSBatchRunWaitingOperator):  # type: ignore[misc]
+    """Trigger an OFS batch or batch group and, by default, wait for the run to end.
+
+    The run id is pushed to XCom (key ``batch_run_id``) as soon as the run exists and is the task's
+    return value. A failed, interrupted or aborted run fails the task with ``OFSRunFailedError``
+    naming the run id, its state and the failed task codes (child run ids for a group); held work
+    keeps the task waiting and is logged. On Airflow 3.3+ the task is durable: the run id is kept in
+    the task-state store before waiting, and a retry reconnects to a live run, returns at once when
+    it succeeded, and restarts (``restart_on_retry``) or re-triggers a failed one.
+
+    :param batch_name: the batch (``batch_type="batch"``) or batch group (``"group"``) to run (templated).
+    :param batch_type: ``"batch"`` or ``"group"``.
+    :param excluded_tasks: task codes (batch) or batch codes (group) to skip, as a list or comma-separated
+        text (templated).
+    :param held_tasks: codes to hold, same forms (templated); a run with held work does not finish until
+        they are released in OFS.
+    :param mis_date: MIS date as ``yyyy-mm-dd`` text or a date (templated, e.g. ``"{{ ds }}"``); fills the
+        ``$FICMISDATE$`` batch parameter (for a group, of every batch in ``group_params``).
+    :param batch_params: batch parameters of a batch (templated).
+    :param task_params: task code → runtime parameters of a batch (templated).
+    :param group_params: for a group, batch code → ``{"batchParams": ..., "taskRuntimeParams": ...}`` (templated).
+    :param wait_for_completion: see ``OFSBatchRunWaitingOperator``; also ``poll_interval``, ``timeout``,
+        ``deferrable``, ``max_restarts``, ``interrupt_on_kill`` and ``ofs_conn_id``.
+    :param durable: keep the run id in the task-state store so a retry reconnects (Airflow 3.3+; default
+        on there; ``False`` triggers a new run on every try). Ignored, and said once, on older Airflow.
+    :param restart_on_retry: when a retry finds the previous try's run failed, restart it (Restart API)
+        instead of triggering a new run.
+    """
+
+    template_fields: Sequence[str] = (
+        "batch_name",
+        "excluded_tasks",
+        "held_tasks",
+        "mis_date",
+        "batch_params",
+        "task_params",
+        "group_params",
+    )
+    template_fields_renderers = {"batch_params": "json", "task_params": "json", "group_params": "json"}
+    external_id_key = "ofs_batch_run_id"
+
+    def __init__(
+        self,
+        *,
+        batch_name: str,
+        batch_type: str = "batch",
+        excluded_tasks: str | Iterable[str] | None = None,
+        held_tasks: str | Iterable[str] | None = None,
+        mis_date: str | date | None = None,
+        batch_params: Mapping[str, Any] | None = None,
+        task_params: Mapping[str, Mapping[str, Any]] | None = None,
+        group_params: Mapping[str, Mapping[str, Any]] | None = None,
+        durable: bool | None = None,
+        restart_on_retry: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if durable is not None:  # named here so default_args reach it; the mixin owns it
+            kwargs["durable"] = durable
+        super().__init__(batch_name=batch_name, **kwargs)
+        self.batch_type = batch_type
+        self.excluded_tasks = excluded_tasks
+        self.held_tasks = held_tasks
+        self.mis_date = mis_date
+        self.batch_params = batch_params
+        self.task_params = task_params
+        self.group_params = group_params
+        self.restart_on_retry = restart_on_retry
+        self._durable_requested = durable is not False
+        self._failed_run_of_previous_try: str | None = None
+        wire_batch_type(batch_type)
+        if not is_template(mis_date):
+            mis_date_text(mis_date)
+
+    def execute(self, context: Context) -> str:
+        """Trigger the run (or reconnect to the previous try's), then wait as configured; return its id."""
+        self._dynamic_params = self._rendered_arguments()
+        if self._durable_requested and not HAS_TASK_STATE_STORE:
+            self.log.info("Airflow before 3.3 has no task-state store: a retry of this task triggers a new OFS run")
+        result: str = self.execute_resumable(context)
+        return result
+
+    def _rendered_arguments(self) -> str | None:
+        """Validate the rendered arguments before anything is sent; return ``dynamicParamList``."""
+        require_name("batch_name", self.batch_name)
+        join_codes("excluded_tasks", self.excluded_tasks)
+        join_codes("held_tasks", self.held_tasks)
+        return encode_dynamic_params(
+            self.batch_type,
+            mis_date=self.mis_date,
+            batch_params=self.batch_params,
+            task_params=self.task_params,
+            group_params=self.group_params,
+        )
+
+    # ------------------------------------------------------------------- ResumableJobMixin contract
+
+    def submit_job(self, context: Context) -> str:
+        """Trigger the run, or restart the previous try's failed run when ``restart_on_retry`` is set."""
+        failed_run = self._failed_run_of_previous_try
+        if failed_run is not None and self.restart_on_retry:
+            try:
+                run_id = self.hook.restart(self.batch_name, failed_run)
+            except (OFSNotOngoingError, OFSObjectNotFoundError) as error:
+                self.log.warning("Cannot restart OFS run %s (%s); triggering a new run", failed_run, error)
+            else:
+                self.log.info("Restarted OFS run %s of the previous try; watching %s", failed_run, run_id)
+                return run_id
+        return self.hook.trigger(
+            self.batch_name,
+            self.batch_type,
+            excluded_tasks=self.excluded_tasks,
+            held_tasks=self.held_tasks,
+            dynamic_params=self._dynamic_params,
+        )
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """The stored run's state name; ``NOT_FOUND`` when OFS no longer knows it (then a new run starts)."""
+        try:
+            state = self.hook.get_status(str(external_id)).state
+        except OFSObjectNotFoundError:
+            return "NOT_FOUND"
+        if state.is_failure:
+            self._failed_run_of_previous_try = str(external_id)
+        return state.name
+
+    def is_job_active(self, status: str) -> bool:
+        """Not started, ongoing or held: reconnect to it."""
+        return status in {state.name for state in STILL_RUNNING}
+
+    def is_job_succeeded(self, status: str) -> bool:
+        """Successful (or excluded as a whole): nothing left to do."""
+        return status in {state.name for state in DONE_WITHOUT_FAILURE}
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> str:  # type: ignore[override]
+        """Wait for the run (or defer); return the id that ended well (a restart may replace the first).
+
+        Returned because the mixin's reconnect path returns what this method returns, not ``get_job_result``.
+        """
+        return self.watch(str(external_id), context)
+
+    def get_job_result(self, external_id: Any, context: Context) -> str:
+        """The run id to return: the last one watched (a restart may have replaced the first)."""
+        if self.watched_run_id is None:  # the previous try's run had already succeeded
+            self._publish(str(external_id), context)
+        return self.watched_run_id or str(external_id)
+
+    def _restarted(self, run_id: str, context: Context) -> None:
+        """Keep the restarted run's id for a retry to reconnect to."""
+        store = context.get("task_state_store") if self.durable else None
+        if store is not None:
+            store.set(self.external_id_key, run_id)
+
+
+class OFSRestartBatchOperator(OFSBatchRunWaitingOperator):
+    """Restart a failed or interrupted OFS run (only what did not succeed runs again) and, by default, wait.
+
+    Returns the run id to watch (what the Restart API answered; XCom ``batch_run_id`` too). Waiting,
+    deferral, restarts and interrupting work as for ``OFSTriggerBatchOperator``.
+
+    :param batch_name: the run's batch or batch group (templated).
+    :param batch_run_id: the run to restart (templated).
+    :param wait_for_completion: see ``OFSBatchRunWaitingOperator``; also ``poll_interval``, ``timeout``,
+        ``deferrable``, ``max_restarts``, ``interrupt_on_kill`` and ``ofs_conn_id``.
+    """
+
+    template_fields: Sequence[str] = ("batch_name", "batch_run_id")
+
+    def __init__(self, *, batch_name: str, batch_run_id: str, **kwargs: Any) -> None:
+        super().__init__(batch_name=batch_name, **kwargs)
+        self.batch_run_id = batch_run_id
+        if not is_template(batch_run_id):
+            require_name("batch_run_id", batch_run_id)
+
+    def execute(self, context: Context) -> str:
+        """Restart the run, then wait for the id the answer names."""
+        return self.watch(self.hook.restart(self.batch_name, self.batch_run_id), context)
+
+
+class OFSRerunBatchOperator(OFSRestartBatchOperator):
+    """Rerun a completed OFS run from the beginning and, by default, wait for the new run.
+
+    Returns the run id to watch; it may be a new id or the old one, depending on the firm's OFS set-up.
+
+    :param batch_name: the run's batch or batch group (templated).
+    :param batch_run_id: the completed run to rerun (templated).
+    :param wait_for_completion: see ``OFSBatchRunWaitingOperator``; also ``poll_interval``, ``timeout``,
+        ``deferrable``, ``max_restarts``, ``interrupt_on_kill`` and ``ofs_conn_id``.
+    """
+
+    def execute(self, context: Context) -> str:
+        """Rerun the run, then wait for the id the answer names."""
+        return self.watch(self.hook.rerun(self.batch_name, self.batch_run_id), context)
+
+
+class OFSInterruptBatchOperator(BaseOperator):
+    """Interrupt an OFS run; a run that is already interrupted (code -7) counts as done and is logged.
+
+    Returns the interrupted run id.
+
+    :param batch_name: the run's batch or batch group (templated).
+    :param batch_run_id: the run to interrupt (templated).
+    :param ofs_conn_id: the ``ofs_scheduler`` connection.
+    """
+
+    template_fields: Sequence[str] = ("batch_name", "batch_run_id")
+    ui_color = "#f5d6c6"
+
+    def __init__(
+        self,
+        *,
+        batch_name: str,
+        batch_run_id: str,
+        ofs_conn_id: str = OFSSchedulerHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.batch_name = batch_name
+        self.batch_run_id = batch_run_id
+        self.ofs_conn_id = ofs_conn_id
+        for name, value in (("batch_name", batch_name), ("batch_run_id", batch_run_id)):
+            if not is_template(value):
+                require_name(name, value)
+
+    def execute(self, context: Context) -> str:
+        """Interrupt the run."""
+        OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id).interrupt(self.batch_name, self.batch_run_id)
+        return self.batch_run_id
+
+
+__all__ = [
+    "XCOM_RUN_ID_KEY",
+    "OFSBatchRunWaitingOperator",
+    "OFSInterruptBatchOperator",
+    "OFSRerunBatchOperator",
+    "OFSRestartBatchOperator",
+    "OFSTriggerBatchOperator",
+]

@@ -1,0 +1,127 @@
+"""``OFSBatchRunSensor``: wait for an existing OFS run (or some of its tasks) to end, in any sensor mode."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
+from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.protocol import require_name
+from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
+from airflow_provider_ofs.watching import (
+    EventStatus,
+    RunProgress,
+    Verdict,
+    WatchEvent,
+    assess,
+    is_template,
+    required_seconds,
+    run_failed_error,
+    wait_deadline,
+)
+
+
+class OFSBatchRunSensor(BaseSensorOperator):
+    """Succeed when an OFS run has succeeded; fail (raise) as soon as it failed, was interrupted or aborted.
+
+    With ``tasks`` only those task codes decide: success once each is successful or excluded, failure
+    as soon as one failed or the run ended without running it. Held work keeps the sensor waiting
+    and is logged. Works in ``poke`` and ``reschedule`` modes, or deferred to ``OFSBatchRunTrigger``;
+    the sensor's ``timeout`` (and ``execution_timeout``) bound the deferred wait too. The sensor never
+    interrupts the run: it did not start it.
+
+    :param batch_run_id: the run to watch (templated), e.g. the XCom ``batch_run_id`` of an
+        ``OFSTriggerBatchOperator`` that does not wait.
+    :param tasks: optional task codes to watch instead of the whole run (templated).
+    :param deferrable: wait in the triggerer; defaults to Airflow's ``[operators] default_deferrable``.
+    :param poll_interval: seconds between status calls (the sensor's ``poke_interval``).
+    :param ofs_conn_id: the ``ofs_scheduler`` connection.
+    :param kwargs: ``BaseSensorOperator`` arguments: ``mode``, ``timeout``, ``soft_fail``, ...
+    """
+
+    template_fields: Sequence[str] = ("batch_run_id", "tasks")
+    ui_color = "#f5d6c6"
+
+    def __init__(
+        self,
+        *,
+        batch_run_id: str,
+        tasks: Sequence[str] | None = None,
+        deferrable: bool | None = None,
+        poll_interval: float | timedelta = 30.0,
+        ofs_conn_id: str = OFSSchedulerHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", required_seconds("poll_interval", poll_interval))
+        super().__init__(**kwargs)
+        self.batch_run_id = batch_run_id
+        self.tasks = tasks
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = float(self.poke_interval)
+        self.ofs_conn_id = ofs_conn_id
+        self._progress: RunProgress | None = None
+        if not is_template(batch_run_id):
+            require_name("batch_run_id", batch_run_id)
+
+    @cached_property
+    def hook(self) -> OFSSchedulerHook:
+        """The hook for ``ofs_conn_id``."""
+        return OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id)
+
+    def _watched_tasks(self) -> list[str] | None:
+        if not self.tasks:
+            return None
+        codes = self.tasks.split(",") if isinstance(self.tasks, str) else [str(code) for code in self.tasks]
+        return [code.strip() for code in codes if code.strip()] or None
+
+    def execute(self, context: Context) -> Any:
+        """Poke (or reschedule) as usual, or defer to the trigger when ``deferrable``."""
+        require_name("batch_run_id", self.batch_run_id)
+        if not self.deferrable:
+            return super().execute(context)
+        if self.poke(context):  # already over: no need to occupy the triggerer
+            return None
+        ti = context.get("ti")
+        started = getattr(ti, "start_date", None)
+        now = time.time()
+        self.defer(
+            trigger=OFSBatchRunTrigger(
+                batch_run_id=self.batch_run_id,
+                ofs_conn_id=self.ofs_conn_id,
+                poll_interval=self.poll_interval,
+                tasks=self._watched_tasks(),
+                deadline=wait_deadline(
+                    now, self.timeout, self.execution_timeout, started.timestamp() if started is not None else None
+                ),
+                waiting_since=now,
+                interrupt_on_kill=False,
+            ),
+            method_name="execute_complete",
+            timeout=None,
+        )
+
+    def poke(self, context: Context) -> bool:
+        """One status call: ``True`` when done well, ``False`` to keep waiting; raise when it failed."""
+        status = self.hook.get_status(self.batch_run_id, self._watched_tasks())
+        if self._progress is None:
+            self._progress = RunProgress(self.batch_run_id)
+        for line in self._progress.update(status):
+            self.log.info("%s", line)
+        assessment = assess(status, self._watched_tasks())
+        if assessment.verdict is Verdict.FAILURE:
+            raise run_failed_error(self.batch_run_id, assessment)
+        return assessment.verdict is Verdict.SUCCESS
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        """Resume after the trigger's event: return on success, raise otherwise (timeout as a sensor timeout)."""
+        watched = WatchEvent.from_payload(event)
+        if watched.status is EventStatus.TIMEOUT:
+            raise AirflowSensorTimeout(watched.message)
+        error = watched.error()
+        if error is not None:
+            raise error
+        self.log.info("%s", watched.message)

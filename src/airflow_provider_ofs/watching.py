@@ -1,0 +1,255 @@
+"""Rules for watching an OFS run, shared by operators, the sensor and the trigger (pure: no I/O, no Airflow).
+
+- ``assess``: from a ``RunStatus`` (optionally only some tasks), keep waiting, succeed or fail.
+- ``RunProgress``: the log lines worth writing for a poll — each state change once, and held work.
+- ``wait_deadline``: the absolute epoch deadline from the operator's ``timeout`` and the task's
+  ``execution_timeout``.
+- ``WatchEvent``: the one event a trigger yields, its payload format and its validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+
+from airflow_provider_ofs.exceptions import OFSRunFailedError, OFSRunTimeoutError, OFSSchedulerError
+from airflow_provider_ofs.states import RunState, RunStatus
+
+DONE_WITHOUT_FAILURE = frozenset({RunState.SUCCESSFUL, RunState.EXCLUDED})
+STILL_RUNNING = frozenset({RunState.NOT_STARTED, RunState.ONGOING, RunState.HELD})
+
+
+class Verdict(Enum):
+    """What a status means for whoever waits for the run."""
+
+    WAIT = "wait"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The verdict on one status, with the state and task codes a message needs."""
+
+    verdict: Verdict
+    state: RunState
+    failed_tasks: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def assess(status: RunStatus, tasks: Sequence[str] | None = None) -> Assessment:
+    """Decide from a status whether to keep waiting, succeed or fail (SPEC §1).
+
+    Without ``tasks`` the run's own state decides: successful (or excluded) succeeds; failed,
+    interrupted or aborted fails; not started, ongoing or held keeps waiting. With ``tasks`` (the
+    sensor's filter) only those task codes count: success once each is successful or excluded,
+    failure as soon as one failed, was interrupted or aborted — or when the run ended while one of
+    them can no longer finish.
+    """
+    if not tasks:
+        if status.state in DONE_WITHOUT_FAILURE:
+            return Assessment(Verdict.SUCCESS, status.state)
+        if status.state.is_failure:
+            return Assessment(Verdict.FAILURE, status.state, status.failed_tasks)
+        return Assessment(Verdict.WAIT, status.state)
+    reported = {task.task_code: task.state for task in status.tasks}
+    failed = [code for code in tasks if code in reported and reported[code].is_failure]
+    if failed:
+        state = status.state if status.state.is_failure else reported[failed[0]]
+        return Assessment(Verdict.FAILURE, state, failed)
+    unfinished = [code for code in tasks if reported.get(code) not in DONE_WITHOUT_FAILURE]
+    if not unfinished:
+        return Assessment(Verdict.SUCCESS, status.state)
+    if status.state.is_terminal:
+        missing = [code for code in unfinished if code not in reported]
+        why = f"tasks {', '.join(missing)} are not in the run" if missing else "they can no longer run"
+        return Assessment(
+            Verdict.FAILURE,
+            status.state,
+            unfinished,
+            reason=f"the run ended {status.state.describe()} before tasks {', '.join(unfinished)} finished ({why})",
+        )
+    return Assessment(Verdict.WAIT, status.state)
+
+
+def run_failed_error(run_id: str, assessment: Assessment) -> OFSRunFailedError:
+    """The error for a failed run (or watched tasks): run id, state and the failed task or child codes."""
+    error = OFSRunFailedError(run_id, assessment.state, assessment.failed_tasks)
+    if assessment.reason:
+        error.args = (f"{error.args[0]}: {assessment.reason}",)
+    return error
+
+
+class RunProgress:
+    """Remembers what was last logged about a run, so each change is logged once and not every poll."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.last_state: RunState | None = None
+        self._parts: dict[str, RunState] = {}
+        self._held: list[str] = []
+
+    def update(self, status: RunStatus) -> list[str]:
+        """Log lines for what changed since the previous status of this run (none when nothing did)."""
+        lines: list[str] = []
+        if status.run_id != self.run_id:
+            self.run_id, self.last_state, self._parts, self._held = status.run_id, None, {}, []
+        if status.state is not self.last_state:
+            text = f" [{status.state_text}]" if status.state_text else ""
+            lines.append(f"OFS run {status.run_id}: {status.state.describe()}{text}")
+            self.last_state = status.state
+        parts = {task.task_code: task.state for task in status.tasks}
+        parts.update({f"child run {child.run_id}": child.state for child in status.children})
+        changed = [f"{name} {state.name}" for name, state in parts.items() if self._parts.get(name) is not state]
+        if changed:
+            lines.append(f"OFS run {status.run_id}: {', '.join(changed)}")
+        self._parts = parts
+        held = status.held_tasks
+        if held and held != self._held:
+            lines.append(held_line(status.run_id, held))
+        self._held = held
+        return lines
+
+
+def held_line(run_id: str, held: Sequence[str]) -> str:
+    """The log line for held work: what is held and that only OFS can release it (ESI-NOTES 10)."""
+    return (
+        f"OFS run {run_id} is not finished: held (code 5) {', '.join(held)}. The External Scheduler "
+        f"Interface cannot release held work; release it in OFS, or the wait ends at its timeout."
+    )
+
+
+def wait_deadline(
+    now: float,
+    timeout: float | None,
+    execution_timeout: timedelta | None = None,
+    started_at: float | None = None,
+) -> float | None:
+    """The earliest absolute epoch deadline: ``now + timeout`` and ``started_at + execution_timeout``.
+
+    ``started_at`` is when the task try started (``execution_timeout`` counts from there); ``now`` when
+    it is unknown. ``None`` when neither limit is set.
+    """
+    deadlines = []
+    if timeout is not None:
+        deadlines.append(now + timeout)
+    if execution_timeout is not None:
+        deadlines.append((now if started_at is None else started_at) + execution_timeout.total_seconds())
+    return min(deadlines) if deadlines else None
+
+
+def is_template(value: Any) -> bool:
+    """Whether an argument is a Jinja template, rendered (and so validated) only at execute time."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def seconds(name: str, value: float | timedelta | None) -> float | None:
+    """An optional duration argument in seconds (number or ``timedelta``); an error naming it when invalid."""
+    return None if value is None else required_seconds(name, value)
+
+
+def required_seconds(name: str, value: float | timedelta) -> float:
+    """A duration argument in seconds (number or ``timedelta``); negative or non-numeric is an error naming it."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number of seconds or a timedelta, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return float(value)
+
+
+# ------------------------------------------------------------------------------------------------ events
+
+
+class EventStatus(str, Enum):
+    """The fixed set of trigger event statuses; any other value is rejected."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """The single event ``OFSBatchRunTrigger`` yields; ``payload()`` is its JSON form.
+
+    Payload keys: ``status`` (an ``EventStatus`` value), ``run_id``, ``batch_name``, ``state`` (a
+    ``RunState`` name, or ``None`` before any status was read), ``failed_tasks`` and ``held_tasks``
+    (task codes, or child run ids of a group), ``message``, ``deadline`` (epoch seconds or ``None``),
+    and ``waited_seconds``.
+    """
+
+    status: EventStatus
+    run_id: str
+    message: str
+    state: RunState | None = None
+    failed_tasks: list[str] = field(default_factory=list)
+    held_tasks: list[str] = field(default_factory=list)
+    batch_name: str | None = None
+    deadline: float | None = None
+    waited_seconds: float = 0.0
+
+    def payload(self) -> dict[str, Any]:
+        """The JSON-serialisable event payload."""
+        return {
+            "status": self.status.value,
+            "run_id": self.run_id,
+            "batch_name": self.batch_name,
+            "state": self.state.name if self.state is not None else None,
+            "failed_tasks": list(self.failed_tasks),
+            "held_tasks": list(self.held_tasks),
+            "message": self.message,
+            "deadline": self.deadline,
+            "waited_seconds": self.waited_seconds,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any] | None) -> WatchEvent:
+        """Validate a payload handed to a completion method; a missing or unknown event is an error."""
+        if not isinstance(payload, Mapping):
+            raise OFSSchedulerError(f"The OFS run trigger resumed the task without an event (got {payload!r})")
+        try:
+            status = EventStatus(payload.get("status"))
+        except ValueError:
+            allowed = ", ".join(s.value for s in EventStatus)
+            raise OFSSchedulerError(
+                f"The OFS run trigger sent an event with status {payload.get('status')!r}; expected one of {allowed}"
+            ) from None
+        run_id = payload.get("run_id")
+        if not isinstance(run_id, str) or not run_id:
+            raise OFSSchedulerError(f"The OFS run trigger sent a {status.value} event without a run id")
+        state_name = payload.get("state")
+        try:
+            state = RunState[state_name] if state_name is not None else None
+        except KeyError:
+            raise OFSSchedulerError(f"The OFS run trigger sent an unknown run state {state_name!r}") from None
+        return cls(
+            status=status,
+            run_id=run_id,
+            message=str(payload.get("message") or ""),
+            state=state,
+            failed_tasks=[str(code) for code in payload.get("failed_tasks") or []],
+            held_tasks=[str(code) for code in payload.get("held_tasks") or []],
+            batch_name=payload.get("batch_name"),
+            deadline=payload.get("deadline"),
+            waited_seconds=float(payload.get("waited_seconds") or 0.0),
+        )
+
+    def error(self) -> OFSSchedulerError | None:
+        """The error this event means for the waiting task; ``None`` for success."""
+        if self.status is EventStatus.SUCCESS:
+            return None
+        if self.status is EventStatus.FAILED:
+            assert self.state is not None, "a failed event always carries the run state"
+            error: OFSSchedulerError = OFSRunFailedError(self.run_id, self.state, self.failed_tasks)
+            if self.message:  # the trigger's full message (it names the same run, state and tasks)
+                error.args = (self.message,)
+            return error
+        if self.status is EventStatus.TIMEOUT:
+            return OFSRunTimeoutError(self.run_id, self.state, self.waited_seconds)
+        return OFSSchedulerError(self.message or f"Watching OFS run {self.run_id} failed")

@@ -1,0 +1,119 @@
+"""Durable retries of ``OFSTriggerBatchOperator`` through Airflow's own ``ResumableJobMixin`` (3.3+).
+
+The task-state store is a dict-backed stand-in with the accessor's ``get``/``set``; the Airflow run
+with the real store is ``durable_retry_reconnects`` in test_in_airflow.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_ofs._compat import HAS_TASK_STATE_STORE
+from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
+from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
+from airflow_provider_ofs.states import RunState
+
+pytestmark = pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the task-state store arrived in Airflow 3.3")
+
+CATALOGUE = {
+    "batches": {
+        "FLAKY": {"tasks": [{"code": "STEP", "seconds": 0.1, "outcome": "fail_once"}]},
+        "SLOW": {"tasks": [{"code": "LONG", "seconds": 25}]},
+    }
+}
+KEY = OFSTriggerBatchOperator.external_id_key
+
+
+class TaskStateStore:
+    """The ``get``/``set`` of ``context["task_state_store"]``, kept in a dict."""
+
+    def __init__(self, **values: Any) -> None:
+        self.values = dict(values)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any, **_: Any) -> None:
+        self.values[key] = value
+
+
+@pytest.fixture
+def sim(ofs_simulator_factory, monkeypatch):
+    simulator = ofs_simulator_factory(CATALOGUE)
+    monkeypatch.setenv(CONN_ENV_VAR, simulator.connection_json(retry_wait=0.01))
+    return simulator
+
+
+def failed_run(batch: str) -> str:
+    hook = OFSSchedulerHook()
+    run_id = hook.trigger(batch)
+    while hook.get_status(run_id).state is not RunState.FAILED:
+        pass
+    return run_id
+
+
+def operator(batch: str, **kwargs: Any) -> OFSTriggerBatchOperator:
+    return OFSTriggerBatchOperator(task_id="t", batch_name=batch, poll_interval=0.02, **kwargs)
+
+
+def test_first_try_keeps_the_run_id_before_waiting(sim):
+    store = TaskStateStore()
+
+    run_id = operator("SLOW").execute({"task_state_store": store})
+
+    assert store.values == {KEY: run_id}
+
+
+def test_retry_reconnects_to_a_live_run_instead_of_triggering(sim):
+    live = OFSSchedulerHook().trigger("SLOW")
+
+    run_id = operator("SLOW").execute({"task_state_store": TaskStateStore(**{KEY: live})})
+
+    assert run_id == live
+    assert sim.journal.runs_created() == 1
+
+
+def test_retry_of_a_failed_run_restarts_it_with_restart_on_retry(sim):
+    previous = failed_run("FLAKY")
+    store = TaskStateStore(**{KEY: previous})
+
+    run_id = operator("FLAKY", restart_on_retry=True).execute({"task_state_store": store})
+
+    assert run_id == previous
+    assert sim.journal.count("restart") == 1
+    assert sim.journal.runs_created() == 1
+    assert store.values[KEY] == run_id
+
+
+def test_retry_of_a_failed_run_triggers_a_new_run_by_default(sim):
+    previous = failed_run("FLAKY")
+    store = TaskStateStore(**{KEY: previous})
+
+    with pytest.raises(Exception, match="failed: STEP"):  # a fresh run fails once again
+        operator("FLAKY").execute({"task_state_store": store})
+
+    assert sim.journal.count("restart") == 0
+    assert sim.journal.runs_created() == 2
+    assert store.values[KEY] != previous
+
+
+def test_retry_with_a_run_id_ofs_no_longer_knows_triggers_a_new_run(sim):
+    store = TaskStateStore(**{KEY: "SLOW_1999-01-01_1_1"})
+
+    run_id = operator("SLOW").execute({"task_state_store": store})
+
+    assert store.values[KEY] == run_id != "SLOW_1999-01-01_1_1"
+    assert sim.journal.runs_created() == 1
+
+
+def test_not_durable_triggers_on_every_try(sim):
+    live = OFSSchedulerHook().trigger("SLOW")
+    store = TaskStateStore(**{KEY: live})
+
+    run_id = operator("SLOW", durable=False).execute({"task_state_store": store})
+
+    assert run_id != live
+    assert store.values == {KEY: live}, "nothing is read or written"

@@ -1,0 +1,187 @@
+"""A real Airflow 3 deployment for one test: api-server, scheduler, dag-processor and triggerer as processes.
+
+Everything binds to 127.0.0.1 on free ports, lives in one temporary AIRFLOW_HOME (SQLite, LocalExecutor,
+as ``airflow standalone`` runs it) and is stopped on exit, failures included: each component is started
+in its own session, and stopping it ends every process of its tree by pid.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, TypeVar
+
+import psutil
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+T = TypeVar("T")
+
+#: Airflow 3 components and their arguments; log servers are skipped so that nothing else listens.
+COMPONENTS: dict[str, list[str]] = {
+    "api-server": ["api-server", "--host", "127.0.0.1", "--workers", "1"],
+    "scheduler": ["scheduler", "--skip-serve-logs"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer", "--skip-serve-logs"],
+}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Component:
+    """One running Airflow process (and, later, its children); output goes to ``log_path``."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+    known_pids: set[int] = field(default_factory=set)
+    stopped: bool = False
+
+    def tree(self) -> list[psutil.Process]:
+        """The component's process and every descendant alive now (remembered, so none escapes the stop)."""
+        processes: list[psutil.Process] = []
+        with suppress(psutil.NoSuchProcess):
+            root = psutil.Process(self.process.pid)
+            processes = [root, *root.children(recursive=True)]
+        self.known_pids.update(p.pid for p in processes)
+        return processes
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, grace: float = 15.0) -> None:
+        """Send ``sig`` to every process of the tree; SIGKILL what is still alive after ``grace`` seconds."""
+        self.stopped = True
+        processes = self.tree()
+        for pid in self.known_pids - {p.pid for p in processes}:
+            with suppress(psutil.NoSuchProcess):
+                processes.append(psutil.Process(pid))
+        for process in processes:
+            with suppress(psutil.NoSuchProcess):
+                process.send_signal(sig)
+        _, alive = psutil.wait_procs(processes, timeout=grace)
+        for process in alive:
+            with suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(alive, timeout=5)
+        with suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        self.log_file.close()
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class AirflowCluster:
+    """Airflow components sharing one home; ``with AirflowCluster(...) as cluster`` stops them all on exit.
+
+    :param home: an empty directory for AIRFLOW_HOME (the SQLite database is copied into it).
+    :param database: a migrated ``airflow.db`` to start from (saves a migration).
+    :param dags_folder: the DAGs folder of every component.
+    :param env: more environment variables (e.g. the ``AIRFLOW_CONN_...`` of the simulator).
+    """
+
+    def __init__(self, home: Path, database: Path, dags_folder: Path, env: Mapping[str, str]) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.db_path = home / "airflow.db"
+        self.db_path.write_bytes(database.read_bytes())
+        (home / "airflow.cfg").write_text("[core]\n")  # every setting below comes from the environment
+        self.api_port = free_port()
+        self.components: list[Component] = []
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST_"))}
+        self.env = {
+            **base,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "2",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.api_port}",
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
+            "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": "5",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "PYTHONWARNINGS": "ignore",
+            **env,
+        }
+
+    def start(self, name: str) -> Component:
+        """Start one component (``COMPONENTS``); several of a kind get numbered log files."""
+        number = sum(1 for c in self.components if c.name == name) + 1
+        log_path = self.home / f"{name}-{number}.out"
+        log_file = log_path.open("wb")
+        args = [*COMPONENTS[name], *(["--port", str(self.api_port)] if name == "api-server" else [])]
+        process = subprocess.Popen(
+            [AIRFLOW, *args], env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        component = Component(name, process, log_path, log_file)
+        self.components.append(component)
+        return component
+
+    def kill(self, component: Component) -> None:
+        """End a component abruptly (SIGKILL to its whole tree), as a crash or an OOM kill would."""
+        component.stop(signal.SIGKILL, grace=5)
+
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Read the Airflow database (read-only)."""
+        with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)) as db:
+            return db.execute(sql, params).fetchall()
+
+    def wait_for(self, what: str, probe: Callable[[], T | None], timeout: float) -> T:
+        """Poll ``probe`` until it returns something truthy; on timeout fail with every component's log tail."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for component in self.components:
+                component.tree()  # remember descendants while they live, so that the stop finds them all
+                if not component.stopped and component.process.poll() is not None:
+                    raise AssertionError(f"{component.name} exited while waiting for {what}\n{self.report()}")
+            with suppress(sqlite3.OperationalError):  # locked, or a table not migrated yet
+                value = probe()
+                if value:
+                    return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}\n{self.report()}")
+            time.sleep(0.5)
+
+    def report(self) -> str:
+        """The last lines of every component's output, for failure messages."""
+        return "\n".join(f"----- {c.name} ({c.log_path.name})\n{c.tail()}" for c in self.components)
+
+    def __enter__(self) -> AirflowCluster:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for component in reversed(self.components):
+            if not component.stopped:
+                component.stop()

@@ -1,0 +1,175 @@
+"""The fault matrix of SPEC §6: each ESI call, each simulator fault, and how the call must end.
+
+Pure data and rendering (no I/O): the tests in ``test_fault_matrix.py`` play every cell against the
+simulator and compare what happened with ``expected``; ``render`` draws the table that the test run
+prints and that ``docs/fault-matrix.md`` keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+#: Connection extras of every cell: fast retries, a short timeout, and the simulator's "slow" beyond it.
+RETRY_ATTEMPTS = 5
+CONNECTION_EXTRAS = {"timeout": 0.5, "retry_wait": 0.02, "retry_attempts": RETRY_ATTEMPTS}
+SLOW_SECONDS = 1.0
+
+DOCS_BEGIN = "<!-- fault-matrix:begin (generated from tests/reliability/fault_matrix.py) -->"
+DOCS_END = "<!-- fault-matrix:end -->"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One row family of the matrix: an ESI verb, on the sync hook path or the deferrable (async) path."""
+
+    verb: str
+    mode: str  # "sync" (OFSSchedulerHook methods) or "deferrable" (OFSBatchRunTrigger / aget_status, ainterrupt)
+
+    @property
+    def label(self) -> str:
+        return f"{self.verb} ({self.mode})"
+
+    @property
+    def key(self) -> str:
+        return f"{self.verb}-{self.mode}"
+
+    @property
+    def changes_runs(self) -> bool:
+        """Whether the call creates or changes a run (everything but a status poll)."""
+        return self.verb != "status"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the simulator does wrong for one cell.
+
+    :param key: short id (pytest id).
+    :param label: the fault as the table names it.
+    :param answers: scripted answers to the verb's next calls (see ``simulator.faults``).
+    :param token_answers: scripted answers to the token endpoint's next calls (the cached token is dropped first).
+    :param expire_tokens: every issued access token stops working (ESI answers 401).
+    :param revoke_refresh_tokens: every issued refresh token stops working (IAM answers invalid_grant).
+    :param processed: the server acts on the request although the client sees the fault.
+    :param never_processed_and_says_so: the client can tell that the request was not acted on (SPEC §6).
+    """
+
+    key: str
+    label: str
+    answers: tuple[int | str, ...] = ()
+    token_answers: tuple[int | str, ...] = ()
+    expire_tokens: bool = False
+    revoke_refresh_tokens: bool = False
+    processed: bool = False
+    never_processed_and_says_so: bool = False
+
+
+class Outcome(str, Enum):
+    """How a call ended, as the table writes it."""
+
+    RECOVERED = "recovered"
+    OUTCOME_UNKNOWN = "failed: may have been processed"
+    NO_TOKEN = "failed: no token"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a cell produced: the outcome and how many runs the call created or changed on the server."""
+
+    outcome: str
+    runs: int
+    detail: str = field(default="", compare=False)
+
+
+CALLS = [
+    Call("trigger", "sync"),
+    Call("status", "sync"),
+    Call("status", "deferrable"),
+    Call("interrupt", "sync"),
+    Call("interrupt", "deferrable"),
+    Call("restart", "sync"),
+    Call("rerun", "sync"),
+]
+
+FAULTS = [
+    Fault("http500", "HTTP 500", answers=(500,)),
+    Fault("http502", "HTTP 502 (HTML from a gateway)", answers=(502,)),
+    Fault("http503", "HTTP 503 (HTML from a gateway)", answers=(503,), never_processed_and_says_so=True),
+    Fault("http504", "HTTP 504 (HTML from a gateway)", answers=(504,)),
+    Fault("http429", "HTTP 429 with Retry-After: 1", answers=(429,), never_processed_and_says_so=True),
+    Fault("reset", "connection dropped before processing", answers=("reset",)),
+    Fault("reset_after", "connection dropped after processing", answers=("reset_after",), processed=True),
+    Fault("slow", "answer slower than the timeout", answers=("slow",), processed=True),
+    Fault("html", "HTML page with HTTP 200", answers=("html",)),
+    Fault("garbage", "non-JSON body with HTTP 200", answers=("garbage",)),
+    Fault(
+        "token_down",
+        "token endpoint down for a while (503, reset, 502)",
+        token_answers=(503, "reset", 502),
+        never_processed_and_says_so=True,
+    ),
+    Fault(
+        "token_gone",
+        f"token endpoint down for the whole retry budget ({RETRY_ATTEMPTS} x 503)",
+        token_answers=(503,) * RETRY_ATTEMPTS,
+        never_processed_and_says_so=True,
+    ),
+    Fault(
+        "token_expired", "token expired mid-run (ESI answers 401)", expire_tokens=True, never_processed_and_says_so=True
+    ),
+    Fault(
+        "refresh_refused",
+        "token expired and refresh token refused",
+        expire_tokens=True,
+        revoke_refresh_tokens=True,
+        never_processed_and_says_so=True,
+    ),
+]
+
+
+def expected(call: Call, fault: Fault) -> Result:
+    """SPEC §6 for one cell.
+
+    A status poll is retried on every transient failure. A call that creates or changes a run is
+    repeated only when the request certainly was not processed (429, 503, a token problem before the
+    call was sent); otherwise it fails saying that it may have been processed, and is not repeated.
+    Without a token nothing is sent at all. Either way a call creates or changes at most one run.
+    """
+    if fault.key == "token_gone":
+        return Result(Outcome.NO_TOKEN.value, 0)
+    runs = 1 if call.changes_runs else 0
+    if not call.changes_runs or fault.never_processed_and_says_so:
+        return Result(Outcome.RECOVERED.value, runs)
+    return Result(Outcome.OUTCOME_UNKNOWN.value, 1 if fault.processed else 0)
+
+
+def cell_text(call: Call, result: Result) -> str:
+    """A cell as the table shows it: the outcome, and the runs created or changed when the call changes runs."""
+    if not call.changes_runs:
+        return result.outcome
+    return f"{result.outcome} · {result.runs} run{'' if result.runs == 1 else 's'}"
+
+
+def render(results: Mapping[tuple[str, str], Result], *, mark_unexpected: bool = False) -> str:
+    """The matrix as a Markdown table: one line per fault, one column per call; missing cells show ``not run``."""
+    header = ["fault", *(call.label for call in CALLS)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    for fault in FAULTS:
+        cells = [fault.label]
+        for call in CALLS:
+            result = results.get((call.key, fault.key))
+            if result is None:
+                cells.append("not run")
+                continue
+            text = cell_text(call, result)
+            if mark_unexpected and result != expected(call, fault):
+                text = f"**{text}** (expected: {cell_text(call, expected(call, fault))})"
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def expected_table() -> str:
+    """The table of ``expected`` for every cell (what ``docs/fault-matrix.md`` shows)."""
+    return render({(call.key, fault.key): expected(call, fault) for call in CALLS for fault in FAULTS})

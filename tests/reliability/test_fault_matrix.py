@@ -1,0 +1,231 @@
+"""Every ESI call against every simulator fault: recovered, or failed saying so, and never two runs for one call.
+
+Each cell prepares the run the call needs, arms one fault, makes the call once (as one task try
+would) and compares the outcome and the number of runs the call created or changed on the server
+with ``fault_matrix.expected`` (SPEC §6). The observed table is printed at the end of the test run;
+``docs/fault-matrix.md`` keeps the expected one (regenerate: ``OFS_WRITE_FAULT_MATRIX=1 pytest
+tests/reliability/test_fault_matrix.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_ofs.exceptions import OFSOutcomeUnknownError, OFSTokenUnavailableError
+from airflow_provider_ofs.hooks.async_client import close_shared_sessions
+from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.simulator import Simulator
+from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
+from airflow_provider_ofs.states import RunState
+from airflow_provider_ofs.tokens import TOKEN_CACHE
+from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
+from tests.reliability.fault_matrix import (
+    CALLS,
+    CONNECTION_EXTRAS,
+    DOCS_BEGIN,
+    DOCS_END,
+    FAULTS,
+    Call,
+    Fault,
+    Outcome,
+    Result,
+    expected,
+    expected_table,
+)
+
+DOCS = Path(__file__).parents[2] / "docs" / "fault-matrix.md"
+#: The run each verb acts on: its batch and the state it must be in (ongoing, failed or finished).
+TARGETS = {
+    "status": ("REL_QUICK", RunState.SUCCESSFUL),
+    "interrupt": ("REL_LONG", RunState.ONGOING),
+    "restart": ("REL_FAILS", RunState.FAILED),
+    "rerun": ("REL_QUICK", RunState.SUCCESSFUL),
+}
+
+
+@dataclass
+class Target:
+    """The run a call acts on (none for trigger)."""
+
+    batch_name: str
+    run_id: str | None = None
+
+
+def prepare(verb: str, simulator: Simulator) -> Target:
+    """Create the run the verb needs, in the state it needs, before any fault is armed."""
+    if verb == "trigger":
+        return Target("REL_QUICK")
+    batch_name, wanted = TARGETS[verb]
+    run_id = OFSSchedulerHook().trigger(batch_name)
+    deadline = time.monotonic() + 10
+    while RunState(int(simulator.get_run(run_id).state)) is not wanted:
+        assert time.monotonic() < deadline, f"run {run_id} never reached {wanted.name}"
+        time.sleep(0.005)
+    return Target(batch_name, run_id)
+
+
+def arm(fault: Fault, call: Call, simulator: Simulator) -> None:
+    """Make the simulator misbehave as the fault says, for the call's verb."""
+    if fault.answers:
+        simulator.add_fault(call.verb, list(fault.answers))
+    if fault.token_answers:
+        TOKEN_CACHE.clear()  # the call under test must ask IAM for a token
+        simulator.add_fault("token", list(fault.token_answers))
+    if fault.expire_tokens:
+        OFSSchedulerHook().get_token()  # a token in the cache (trigger prepared nothing), which then stops working
+        simulator.expire_tokens()
+    if fault.revoke_refresh_tokens:
+        simulator.revoke_refresh_tokens()
+
+
+def runs_changed(verb: str, simulator: Simulator) -> int:
+    """Runs created (trigger, rerun; for status: any) or changed (restart, interrupt) by processed calls so far."""
+    if verb in ("trigger", "rerun", "status"):
+        return simulator.journal.runs_created()
+    return sum(1 for entry in simulator.journal.entries(verb) if entry.api_status_code == "0" and entry.run_id)
+
+
+def perform(call: Call, target: Target, simulator: Simulator) -> tuple[str, str]:
+    """Make the call once; the outcome (an ``Outcome`` value, or ``failed: <error>``) and a detail text."""
+    try:
+        if call.mode == "sync":
+            detail = perform_sync(call.verb, target, simulator)
+        elif call.verb == "status":
+            return watch_with_trigger(target)
+        else:
+            asyncio.run(interrupt_async(target))
+            detail = check_interrupted(target, simulator)
+    except OFSOutcomeUnknownError as error:
+        return Outcome.OUTCOME_UNKNOWN.value, str(error)
+    except OFSTokenUnavailableError as error:
+        return Outcome.NO_TOKEN.value, str(error)
+    except Exception as error:
+        return f"failed: {type(error).__name__}", str(error)
+    return Outcome.RECOVERED.value, detail
+
+
+def perform_sync(verb: str, target: Target, simulator: Simulator) -> str:
+    hook = OFSSchedulerHook()
+    if verb == "trigger":
+        run_id = hook.trigger(target.batch_name)
+    elif verb == "status":
+        assert target.run_id
+        status = hook.get_status(target.run_id)
+        assert status.run_id == target.run_id
+        assert status.state is RunState.SUCCESSFUL
+        return f"run {status.run_id} {status.state.name}"
+    elif verb == "interrupt":
+        assert target.run_id
+        hook.interrupt(target.batch_name, target.run_id)
+        return check_interrupted(target, simulator)
+    else:
+        assert target.run_id
+        run_id = getattr(hook, verb)(target.batch_name, target.run_id)
+    simulator.get_run(run_id)  # the returned id is a real run
+    return f"run {run_id}"
+
+
+def check_interrupted(target: Target, simulator: Simulator) -> str:
+    assert target.run_id
+    state = RunState(int(simulator.get_run(target.run_id).state))
+    assert state is RunState.INTERRUPTED, f"run {target.run_id} is {state.name} after a successful interrupt"
+    return f"run {target.run_id} {state.name}"
+
+
+async def interrupt_async(target: Target) -> None:
+    assert target.run_id
+    try:
+        await OFSSchedulerHook().ainterrupt(target.batch_name, target.run_id)
+    finally:
+        await close_shared_sessions()
+
+
+def watch_with_trigger(target: Target) -> tuple[str, str]:
+    """Run ``OFSBatchRunTrigger`` on an event loop as a triggerer would, and read its one event."""
+    assert target.run_id
+    trigger = OFSBatchRunTrigger(target.run_id, poll_interval=0.02, batch_name=target.batch_name)
+
+    async def first_event() -> dict[str, object]:
+        try:
+            async for event in trigger.run():
+                return dict(event.payload)
+            raise AssertionError("the trigger ended without an event")
+        finally:
+            await close_shared_sessions()
+
+    payload = asyncio.run(asyncio.wait_for(first_event(), 30))
+    assert payload["run_id"] == target.run_id
+    message = str(payload["message"])
+    if payload["status"] == "success":
+        return Outcome.RECOVERED.value, message
+    if "OFSTokenUnavailableError" in message:
+        return Outcome.NO_TOKEN.value, message
+    return f"failed: {payload['status']} event", message
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.key)
+@pytest.mark.parametrize("call", CALLS, ids=lambda call: call.key)
+def test_call_recovers_or_fails_clearly_and_never_creates_two_runs(
+    call: Call,
+    fault: Fault,
+    rel_simulator: Simulator,
+    fault_matrix_results: dict[tuple[str, str], Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulator = rel_simulator
+    simulator.reset()
+    monkeypatch.setenv(CONN_ENV_VAR, simulator.connection_json(**CONNECTION_EXTRAS))
+    target = prepare(call.verb, simulator)
+    runs_before = runs_changed(call.verb, simulator)
+    arm(fault, call, simulator)
+    calls_before = simulator.journal.count(call.verb)
+    password_grants_before = simulator.journal.token_requests("password")
+
+    outcome, detail = perform(call, target, simulator)
+
+    runs = runs_changed(call.verb, simulator) - runs_before
+    observed = Result(outcome, runs, detail)
+    fault_matrix_results[(call.key, fault.key)] = observed
+    assert observed == expected(call, fault), f"{call.label} under {fault.label}: {detail}"
+    assert runs <= 1, f"{call.label} under {fault.label} created or changed {runs} runs"
+    credentials = simulator.credentials
+    for secret in (credentials.password, credentials.client_secret):
+        assert secret not in detail
+    if outcome == Outcome.OUTCOME_UNKNOWN.value:
+        assert f"ESI {call.verb}" in detail
+        assert "may have been processed" in detail
+        assert "not repeated" in detail
+        assert simulator.journal.count(call.verb) - calls_before == 1, "the call was sent once, never repeated"
+    if outcome == Outcome.NO_TOKEN.value:
+        assert "IAM token endpoint" in detail or "token request" in detail, detail
+        assert simulator.journal.count(call.verb) == calls_before, "nothing may be sent to ESI without a token"
+    if fault.expire_tokens:  # 401: a new token was obtained once and the call repeated once
+        first, repeated = simulator.journal.entries(call.verb)[calls_before : calls_before + 2]
+        assert (first.http_status, repeated.http_status) == (401, 200)
+        grant = "password" if fault.revoke_refresh_tokens else "refresh_token"
+        assert simulator.journal.token_requests(grant) >= 1
+        new_password_grants = simulator.journal.token_requests("password") - password_grants_before
+        assert new_password_grants == (1 if fault.revoke_refresh_tokens else 0)
+
+
+def test_docs_show_the_fault_matrix_the_tests_enforce() -> None:
+    table = expected_table()
+    if os.environ.get("OFS_WRITE_FAULT_MATRIX"):
+        text = DOCS.read_text()
+        head, _, rest = text.partition(DOCS_BEGIN)
+        _, _, tail = rest.partition(DOCS_END)
+        DOCS.write_text(f"{head}{DOCS_BEGIN}\n{table}\n{DOCS_END}{tail}")
+    text = DOCS.read_text()
+    assert DOCS_BEGIN in text, f"{DOCS} lost its fault-matrix markers"
+    assert DOCS_END in text, f"{DOCS} lost its fault-matrix markers"
+    documented = text.split(DOCS_BEGIN, 1)[1].split(DOCS_END, 1)[0].strip()
+    assert documented == table, (
+        f"{DOCS} is out of date with tests/reliability/fault_matrix.py; "
+        "regenerate it with OFS_WRITE_FAULT_MATRIX=1 pytest tests/reliability/test_fault_matrix.py"
+    )

@@ -40,8 +40,13 @@ test-matrix:
 	$(MAKE) test-compat AIRFLOW_VERSION=2.11.2 VENV=.venv-2.11
 	$(MAKE) test-compat AIRFLOW_VERSION=3.0.0 VENV=.venv-3.0
 
+# Simulator + a real Airflow on SQLite under .demo/ (git-ignored); runs an example DAG and summarises it.
 demo: $(STAMP)
-	$(BIN)/python -m airflow_provider_ofs_demo
+	$(BIN)/python -m demo
+
+# README picture: the demo DAG's run in the Airflow 3 UI, by headless Chromium (apt-installed when missing).
+screenshot: $(STAMP)
+	$(BIN)/python -m demo.screenshot
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

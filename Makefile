@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml Makefile
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench example_dags
-	$(BIN)/ruff format --check src tests bench example_dags
+	$(BIN)/ruff check src tests bench example_dags demo
+	$(BIN)/ruff format --check src tests bench example_dags demo
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

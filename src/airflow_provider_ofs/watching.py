@@ -142,8 +142,13 @@ def wait_deadline(
 
 
 def is_template(value: Any) -> bool:
-    """Whether an argument is a Jinja template, rendered (and so validated) only at execute time."""
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+    """Whether an argument is resolved (and so validated) only at execute time.
+
+    That is a Jinja template, or an ``XComArg`` such as ``upstream_task.output`` (anything with ``resolve``).
+    """
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    return callable(getattr(value, "resolve", None))
 
 
 def seconds(name: str, value: float | timedelta | None) -> float | None:

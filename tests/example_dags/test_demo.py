@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from demo.run import failure_reasons
-from demo.watch import SimulatorWatcher
 
 from airflow_provider_ofs.simulator import RunCode, Simulator
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
+from demo.run import failure_reasons
+from demo.watch import SimulatorWatcher
 
 
 def test_watcher_narrates_trigger_failure_restart_and_success_of_a_run(

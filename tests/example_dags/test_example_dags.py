@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from demo.airflow_home import DagRunOutcome, DemoAirflow
 
 from airflow_provider_ofs.simulator import RunCode, RunView, Simulator
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
+from demo.airflow_home import DagRunOutcome, DemoAirflow
 from tests.airflow_cli import AirflowCLI, AirflowRun
 
 EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"

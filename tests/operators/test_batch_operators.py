@@ -60,6 +60,20 @@ def test_templated_run_id_of_rerun_may_be_empty_until_rendered():
     assert operator.template_fields == ("batch_name", "batch_run_id")
 
 
+def test_run_id_may_come_from_an_upstream_task_output():
+    from airflow.providers.common.compat.sdk import DAG
+
+    from airflow_provider_ofs.sensors.batch import OFSBatchRunSensor
+
+    with DAG("xcom_arg_run_id", schedule=None):
+        start = OFSTriggerBatchOperator(task_id="start", batch_name="B", wait_for_completion=False)
+        sensor = OFSBatchRunSensor(task_id="watch", batch_run_id=start.output)
+        rerun = OFSRerunBatchOperator(task_id="rerun", batch_name="B", batch_run_id=start.output)
+
+    assert start in sensor.upstream_list
+    assert start in rerun.upstream_list
+
+
 def test_interrupt_operator_rejects_an_empty_run_id():
     with pytest.raises(ValueError, match="batch_run_id must be a non-empty string"):
         OFSInterruptBatchOperator(task_id="t", batch_name="B", batch_run_id=" ")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
 import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
@@ -24,9 +26,18 @@ ON_KILL_TIMEOUT = 30.0
 _WATCHERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
 
 
+ASYNC_CLIENT_MODULE = "airflow_provider_ofs.hooks.async_client"
+
+
 @asynccontextmanager
 async def _using_loop_session() -> AsyncIterator[None]:
-    """Count this trigger among the loop's session users; the last one out closes the session."""
+    """Count this trigger among the loop's session users; the last one out closes the session.
+
+    The first trigger of a process loads the async client (and aiohttp) in a worker thread, so that the
+    triggerer's event loop is never blocked by the import.
+    """
+    if ASYNC_CLIENT_MODULE not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, ASYNC_CLIENT_MODULE)
     loop = asyncio.get_running_loop()
     _WATCHERS[loop] = _WATCHERS.get(loop, 0) + 1
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRY_ATTEMPTS = 5
 DEFAULT_RETRY_WAIT = 1.0
 MIS_DATE_PARAM = "$FICMISDATE$"
+MIS_DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
 BATCH_TYPES = {"batch": "rest", "group": "group"}
 
 HEADER_TENANT = "ofs_tenant_id"
@@ -321,8 +323,12 @@ def mis_date_text(mis_date: str | date | None) -> str | None:
         return mis_date.date().isoformat()
     if isinstance(mis_date, date):
         return mis_date.isoformat()
+    text = mis_date.strip() if isinstance(mis_date, str) else ""
     try:
-        return date.fromisoformat(str(mis_date).strip()).isoformat()
+        # Only yyyy-mm-dd: Python 3.11+ would also read "20260131" and ISO weeks ("2026-W05-3").
+        if not MIS_DATE_FORM.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text).isoformat()
     except ValueError:
         raise ValueError(f"mis_date must be a date in yyyy-mm-dd form, not {mis_date!r}") from None
 
@@ -451,9 +457,12 @@ def _describe_body(response: HttpResponse) -> str:
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
     return value if isinstance(value, dict) else None
+
+
+_CODE_TEXT = re.compile(r"-?[0-9]+")
 
 
 def parse_code(value: Any, what: str) -> int:
@@ -462,11 +471,8 @@ def parse_code(value: Any, what: str) -> int:
         raise OFSUnknownCodeError(f"{what} is not a code: {value!r}")
     if isinstance(value, int):
         return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
+    if isinstance(value, str) and _CODE_TEXT.fullmatch(value.strip()):
+        return int(value.strip())  # ASCII digits only: int() would also read "0_0" or Arabic-Indic digits
     raise OFSUnknownCodeError(f"{what} is not a code: {value!r}")
 
 
@@ -487,7 +493,11 @@ def check_api_code(envelope: Mapping[str, Any], verb: str) -> None:
 
 
 def _server_detail(envelope: Mapping[str, Any]) -> str:
-    texts = [str(envelope[key]) for key in ("summary", "details") if envelope.get(key)]
+    texts: list[str] = []
+    for key in ("summary", "details"):
+        text = str(envelope.get(key) or "").strip()
+        if text and not any(text in earlier for earlier in texts):  # servers often repeat the summary
+            texts.append(text)
     return f": {' / '.join(texts)}" if texts else ""
 
 

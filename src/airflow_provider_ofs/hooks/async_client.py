@@ -29,6 +29,7 @@ from airflow_provider_ofs.hooks.scheduler import (
     tls_error,
     transport_error,
     unauthorized,
+    warn_if_insecure,
 )
 from airflow_provider_ofs.protocol import (
     ConnectionSettings,
@@ -40,12 +41,11 @@ from airflow_provider_ofs.protocol import (
     build_status,
     build_token_request,
     decode_answer,
-    final_error,
     parse_status,
     parse_token_answer,
     pre_issued_token,
 )
-from airflow_provider_ofs.retrying import retry_arguments
+from airflow_provider_ofs.retrying import raise_final, retry_arguments
 from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
 
@@ -96,6 +96,7 @@ class AsyncESIClient:
     def __init__(self, settings: ConnectionSettings, log: Any) -> None:
         self.settings = settings
         self.log = log
+        warn_if_insecure(settings, log)
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout)
 
     async def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> RunStatus:
@@ -114,12 +115,23 @@ class AsyncESIClient:
         self.log.info("Interrupted OFS run %s of %s", batch_run_id, batch_name)
 
     async def _call(self, request: HttpRequest, subject: str) -> dict[str, Any]:
+        # Fast path: the first attempt runs without tenacity. Building an AsyncRetrying per call allocated
+        # enough to trigger full garbage collections of the triggerer's heap, which doubled the CPU per
+        # status poll (bench/RESULTS.md). A failed first attempt is handed to tenacity as its own first
+        # attempt, so the retry rule, waits, log lines and attempt budget are exactly those of retry_arguments.
+        try:
+            return await self._exchange(request)
+        except OFSSchedulerError as error:
+            first_failure: OFSSchedulerError | None = error
         try:
             async for attempt in AsyncRetrying(**retry_arguments(request.verb, self.settings, self.log)):
                 with attempt:
+                    if first_failure is not None:
+                        failure, first_failure = first_failure, None
+                        raise failure
                     return await self._exchange(request)
         except OFSSchedulerError as error:
-            raise final_error(error, request, subject) from error
+            raise_final(error, request, subject)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _exchange(self, request: HttpRequest) -> dict[str, Any]:
@@ -155,7 +167,7 @@ class AsyncESIClient:
                 with attempt:
                     token = parse_token_answer(await self._send(request), self.settings)
         except OFSSchedulerError as error:
-            raise final_error(error, request, f"connection {self.settings.conn_id!r}") from error
+            raise_final(error, request, f"connection {self.settings.conn_id!r}")
         await amask_secret(token.access_token)
         if token.refresh_token:
             await amask_secret(token.refresh_token)

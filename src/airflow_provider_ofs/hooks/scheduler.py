@@ -13,8 +13,10 @@ from airflow_provider_ofs._compat import BaseHook, mask_secret
 from airflow_provider_ofs.exceptions import (
     FailureKind,
     OFSAlreadyInterruptedError,
+    OFSApiError,
     OFSAuthenticationError,
     OFSConnectionConfigError,
+    OFSInvalidHeadersError,
     OFSSchedulerError,
     OFSTransportError,
 )
@@ -30,18 +32,19 @@ from airflow_provider_ofs.protocol import (
     build_token_request,
     build_trigger,
     decode_answer,
-    final_error,
     parse_status,
     parse_token_answer,
     pre_issued_token,
     run_id_from,
 )
-from airflow_provider_ofs.retrying import retry_arguments
+from airflow_provider_ofs.retrying import raise_final, retry_arguments
 from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
 
 if TYPE_CHECKING:
     from airflow_provider_ofs.hooks.async_client import AsyncESIClient
+
+CONNECTION_TEST_RUN_ID = "AIRFLOW_CONNECTION_TEST_NO_SUCH_RUN"
 
 
 class OFSSchedulerHook(BaseHook):
@@ -99,6 +102,7 @@ class OFSSchedulerHook(BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """One keep-alive HTTP session for every call this hook makes."""
+        warn_if_insecure(self.settings, self.log)
         session = requests.Session()
         session.verify = self.settings.verify
         return session
@@ -150,16 +154,28 @@ class OFSSchedulerHook(BaseHook):
         return self._token().access_token
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the connection fields and obtain a token; say why when it fails."""
+        """Check the fields, obtain a token and show it to ESI (address, TLS, headers); say why when it fails."""
         try:
             settings = self.settings
             self.get_token()
+            answer = self._probe_esi()
         except OFSSchedulerError as error:
             return False, str(error)
         except Exception as error:
             return False, f"{type(error).__name__}: {error}"
         source = "pre-issued access token" if settings.access_token else f"token from {settings.token_url}"
-        return True, f"Connection {self.ofs_conn_id!r} is usable: {source}"
+        return True, f"Connection {self.ofs_conn_id!r} is usable: {source}; ESI at {settings.base_url} {answer}"
+
+    def _probe_esi(self) -> str:
+        """One status call (no retries) for a run id that cannot exist; any API answer but -5 proves the set-up."""
+        request = build_status(self.settings, CONNECTION_TEST_RUN_ID)
+        try:
+            self._exchange(request)
+        except OFSInvalidHeadersError:
+            raise
+        except OFSApiError as error:
+            return f"accepted the token and headers (a probe run id got code {error.code}: {error.meaning})"
+        return "accepted the token and headers"
 
     # ------------------------------------------------------------------------------- async (triggers)
 
@@ -192,7 +208,7 @@ class OFSSchedulerHook(BaseHook):
                 with attempt:
                     return self._exchange(request)
         except OFSSchedulerError as error:
-            raise final_error(error, request, subject) from error
+            raise_final(error, request, subject)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def _exchange(self, request: HttpRequest) -> dict[str, Any]:
@@ -229,7 +245,7 @@ class OFSSchedulerHook(BaseHook):
                 with attempt:
                     token = parse_token_answer(self._send(request), self.settings)
         except OFSSchedulerError as error:
-            raise final_error(error, request, f"connection {self.ofs_conn_id!r}") from error
+            raise_final(error, request, f"connection {self.ofs_conn_id!r}")
         mask_secret(token.access_token)
         if token.refresh_token:
             mask_secret(token.refresh_token)
@@ -238,7 +254,12 @@ class OFSSchedulerHook(BaseHook):
     def _send(self, request: HttpRequest) -> HttpResponse:
         try:
             answer = self.session.post(
-                request.url, data=request.body, headers=dict(request.headers), timeout=self.settings.timeout
+                request.url,
+                data=request.body,
+                headers=dict(request.headers),
+                timeout=self.settings.timeout,
+                # Per request: a session-level setting loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in the environment.
+                verify=self.settings.verify,
             )
         except requests.exceptions.SSLError as error:
             raise tls_error(self.settings, request, error) from None
@@ -289,6 +310,17 @@ def tls_error(settings: ConnectionSettings, request: HttpRequest, error: BaseExc
         f"Connection {settings.conn_id!r}: TLS to {request.url} failed ({type(error).__name__}: {error}). "
         f"Set extra 'verify' to the path of the server's CA bundle (PEM), or false to skip verification."
     )
+
+
+def warn_if_insecure(settings: ConnectionSettings, log: Any) -> None:
+    """Log, once per hook or async client, that the connection does not verify the server's certificate."""
+    if settings.verify is False:
+        log.warning(
+            "Connection %r: TLS certificate verification is off (extra 'verify' is false), so the identity of "
+            "%s is not checked. Set 'verify' to the path of the server's CA bundle (PEM) instead.",
+            settings.conn_id,
+            settings.base_url,
+        )
 
 
 def unauthorized(settings: ConnectionSettings, verb: str) -> OFSAuthenticationError:

@@ -1,0 +1,198 @@
+"""``ConnectionSettings``: what an ``ofs_scheduler`` connection must hold, its defaults and its normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_ofs.exceptions import OFSConnectionConfigError
+from airflow_provider_ofs.protocol import ConnectionSettings
+from tests.core.factory import CONN_ID, LOGIN, PASSWORD, make_settings
+
+
+def test_complete_connection_gets_the_documented_defaults():
+    settings = make_settings()
+
+    assert settings.conn_id == CONN_ID
+    assert settings.base_url == "https://tenant.example.com/app"
+    assert settings.workspace_id == "WS001"
+    assert settings.locale == "en-US"
+    assert settings.remote_user == LOGIN
+    assert settings.scope == "urn:opc:idm:__myscopes__ offline_access"
+    assert settings.verify is True
+    assert settings.timeout == 60.0
+    assert settings.retry_attempts == 5
+    assert settings.retry_wait == 1.0
+
+
+def test_optional_extras_override_the_defaults():
+    settings = make_settings(
+        workspace_id="WS777",
+        locale="fr-FR",
+        remote_user="exec_user",
+        scope="custom-scope",
+        timeout="12.5",
+        retry_attempts="3",
+        retry_wait=0.02,
+    )
+
+    assert (settings.workspace_id, settings.locale, settings.remote_user) == ("WS777", "fr-FR", "exec_user")
+    assert settings.scope == "custom-scope"
+    assert settings.timeout == 12.5
+    assert settings.retry_attempts == 3
+    assert settings.retry_wait == 0.02
+
+
+@pytest.mark.parametrize("extra_field", ["tenant_id", "service_id", "token_url", "client_id", "client_secret"])
+def test_missing_required_extra_names_the_field_and_the_connection(extra_field):
+    with pytest.raises(OFSConnectionConfigError) as raised:
+        make_settings(drop=(extra_field,))
+
+    assert repr(extra_field) in str(raised.value)
+    assert repr(CONN_ID) in str(raised.value)
+
+
+@pytest.mark.parametrize("extra_field", ["tenant_id", "service_id", "token_url", "client_id", "client_secret"])
+def test_blank_required_extra_counts_as_missing(extra_field):
+    with pytest.raises(OFSConnectionConfigError, match=repr(extra_field)):
+        make_settings(**{extra_field: "   "})
+
+
+@pytest.mark.parametrize(
+    ("field", "overrides"),
+    [("host", {"host": None}), ("host", {"host": "  "}), ("login", {"login": None}), ("password", {"password": ""})],
+)
+def test_missing_connection_field_names_the_field_and_the_connection(field, overrides):
+    with pytest.raises(OFSConnectionConfigError) as raised:
+        make_settings(**overrides)
+
+    assert repr(field) in str(raised.value)
+    assert repr(CONN_ID) in str(raised.value)
+
+
+def test_pre_issued_access_token_needs_no_iam_fields():
+    settings = make_settings(
+        login=None,
+        password=None,
+        drop=("token_url", "client_id", "client_secret"),
+        access_token="pre-issued-token",
+        remote_user="exec_user",
+    )
+
+    assert settings.access_token == "pre-issued-token"
+    assert settings.token_url == ""
+
+
+def test_pre_issued_access_token_without_login_still_needs_a_remote_user():
+    with pytest.raises(OFSConnectionConfigError, match="'remote_user'") as raised:
+        make_settings(login=None, password=None, access_token="pre-issued-token")
+
+    assert repr(CONN_ID) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "base_url"),
+    [
+        ("tenant.example.com/app", "https://tenant.example.com/app"),
+        ("tenant.example.com", "https://tenant.example.com"),
+        ("https://tenant.example.com/app/", "https://tenant.example.com/app"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        (" https://tenant.example.com/app ", "https://tenant.example.com/app"),
+        ("https://tenant.example.com/app/SchedulerService/rest-api/v1/external/", "https://tenant.example.com/app"),
+    ],
+)
+def test_host_is_normalised_to_the_application_base_url(host, base_url):
+    assert make_settings(host=host).base_url == base_url
+
+
+def test_token_url_without_scheme_means_https():
+    assert (
+        make_settings(token_url="iam.example.com/oauth2/v1/token").token_url
+        == "https://iam.example.com/oauth2/v1/token"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "verify"),
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("True", True),
+        ("", True),
+        ("false", False),
+        ("FALSE", False),
+        ("0", False),
+        ("/etc/ssl/ofs-ca.pem", "/etc/ssl/ofs-ca.pem"),
+    ],
+)
+def test_verify_is_true_false_or_a_ca_bundle_path(value, verify):
+    assert make_settings(verify=value).verify == verify
+
+
+def test_verify_defaults_to_true_when_absent():
+    assert make_settings(drop=("verify",)).verify is True
+
+
+@pytest.mark.parametrize("name", ["timeout", "retry_attempts", "retry_wait"])
+@pytest.mark.parametrize("value", ["abc", 0, -1, "-0.5"])
+def test_number_extras_must_be_positive_and_the_error_names_them(name, value):
+    with pytest.raises(OFSConnectionConfigError) as raised:
+        make_settings(**{name: value})
+
+    assert repr(name) in str(raised.value)
+    assert repr(CONN_ID) in str(raised.value)
+
+
+def test_repr_shows_no_secret():
+    settings = make_settings(access_token="pre-issued-token-XYZ")
+
+    text = repr(settings)
+
+    assert PASSWORD not in text
+    assert "client-secret-1" not in text
+    assert "pre-issued-token-XYZ" not in text
+
+
+def test_secrets_lists_password_client_secret_and_access_token():
+    settings = make_settings(access_token="pre-issued-token-XYZ")
+
+    assert set(settings.secrets) == {PASSWORD, "client-secret-1", "pre-issued-token-XYZ"}
+
+
+def test_cache_key_is_a_digest_that_holds_no_secret():
+    key = make_settings().cache_key
+
+    assert len(key) == 64
+    assert PASSWORD not in key
+    assert "client-secret-1" not in key
+
+
+def test_same_identity_under_two_connection_ids_shares_a_cache_key():
+    assert make_settings(conn_id="a").cache_key == make_settings(conn_id="b").cache_key
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"login": "other_user"},
+        {"password": "other-password"},
+        {"client_id": "other-client"},
+        {"client_secret": "other-secret"},
+        {"token_url": "https://other-iam.example.com/oauth2/v1/token"},
+        {"access_token": "pre-issued"},
+    ],
+)
+def test_a_different_identity_gets_a_different_cache_key(overrides):
+    assert make_settings(**overrides).cache_key != make_settings().cache_key
+
+
+def test_settings_are_immutable():
+    settings = make_settings()
+
+    with pytest.raises(AttributeError):
+        settings.tenant_id = "OTHER"  # type: ignore[misc]
+
+
+def test_from_connection_accepts_an_empty_extra_only_to_report_what_is_missing():
+    with pytest.raises(OFSConnectionConfigError, match="'token_url'"):
+        ConnectionSettings.from_connection("bare", host="h", login="u", password="p", extra={})

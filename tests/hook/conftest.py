@@ -1,0 +1,164 @@
+"""Fixtures for hook tests: a fast simulator, env-var connections to it, and log capture for every logger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from airflow_provider_ofs import protocol
+from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.states import RunStatus
+
+DEFAULT_CONN_ID = "ofs_scheduler_default"
+RETRY_WAIT = 0.02
+
+# Short tasks finish within a few polls; LONG stays ongoing for the whole test.
+CATALOGUE: dict[str, Any] = {
+    "batches": {
+        "QUICK": {
+            "tasks": [
+                {"code": "Q1", "seconds": 0.05, "outcome": "success"},
+                {"code": "Q2", "seconds": 0.05, "outcome": "success"},
+            ]
+        },
+        "FAILS_ONCE": {
+            "tasks": [
+                {"code": "F1", "seconds": 0.05, "outcome": "success"},
+                {"code": "F2", "seconds": 0.05, "outcome": "fail_once"},
+            ]
+        },
+        "LONG": {"tasks": [{"code": "L1", "seconds": 100_000, "outcome": "success"}]},
+    },
+    "groups": {"GRP": {"batches": ["QUICK", "FAILS_ONCE"]}},
+}
+
+
+def conn_env_var(conn_id: str) -> str:
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+@pytest.fixture
+def sim(ofs_simulator_factory):
+    """A simulator with the test catalogue (speed 50)."""
+    return ofs_simulator_factory(CATALOGUE)
+
+
+@pytest.fixture
+def connect(monkeypatch) -> Callable[..., OFSSchedulerHook]:
+    """``connect(simulator, conn_id=..., **extra)``: an env-var connection to the simulator and a hook on it."""
+
+    def connect(simulator: Any, conn_id: str = DEFAULT_CONN_ID, **extra: Any) -> OFSSchedulerHook:
+        extra.setdefault("retry_wait", RETRY_WAIT)
+        monkeypatch.setenv(conn_env_var(conn_id), simulator.connection_json(**extra))
+        return OFSSchedulerHook(conn_id)
+
+    return connect
+
+
+@pytest.fixture
+def connect_dict(monkeypatch) -> Callable[[dict[str, Any], str], OFSSchedulerHook]:
+    """A hook on a connection given as the dict form of an Airflow connection."""
+
+    def connect_dict(conn: dict[str, Any], conn_id: str = DEFAULT_CONN_ID) -> OFSSchedulerHook:
+        monkeypatch.setenv(conn_env_var(conn_id), json.dumps(conn))
+        return OFSSchedulerHook(conn_id)
+
+    return connect_dict
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (connection refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_finished(hook: OFSSchedulerHook, run_id: str, timeout: float = 15.0) -> RunStatus:
+    """Poll until the run is in a terminal state (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = hook.get_status(run_id)
+        if status.state.is_terminal or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
+def run_on_loop(coroutine_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run a coroutine on a fresh event loop, closing the loop's shared aiohttp sessions at the end."""
+    from airflow_provider_ofs.hooks.async_client import close_shared_sessions
+
+    async def main() -> Any:
+        try:
+            return await coroutine_factory()
+        finally:
+            await close_shared_sessions()
+
+    return asyncio.run(main())
+
+
+class LogCapture:
+    """Everything logged during a test: structlog events (Airflow's hook loggers) and stdlib records."""
+
+    def __init__(self, structlog_events: list[dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:
+        self._events = structlog_events
+        self._caplog = caplog
+
+    def entries(self) -> list[tuple[str, str]]:
+        """(level, message) of every log line, structlog first then stdlib."""
+        lines = [(str(event.get("log_level", "")), _render(event)) for event in self._events]
+        for record in self._caplog.records:
+            text = record.getMessage()
+            if record.exc_text:
+                text += "\n" + record.exc_text
+            lines.append((record.levelname.lower(), text))
+        return lines
+
+    def messages(self, level: str | None = None) -> list[str]:
+        return [text for lvl, text in self.entries() if level is None or lvl == level]
+
+    def text(self) -> str:
+        return "\n".join(self.messages())
+
+
+def _render(event: dict[str, Any]) -> str:
+    return " ".join(f"{key}={value}" if key != "event" else str(value) for key, value in event.items())
+
+
+@pytest.fixture
+def logs(caplog, monkeypatch) -> Iterator[LogCapture]:
+    """Capture every log line of the test at DEBUG, whichever logging system emitted it."""
+    caplog.set_level(logging.DEBUG)
+    try:  # Airflow 3 hooks log through structlog, filtered per logger name before any processor runs
+        from airflow._shared.logging import structlog as airflow_structlog
+
+        monkeypatch.setitem(airflow_structlog.PER_LOGGER_LEVELS, "", logging.DEBUG)
+    except (ImportError, AttributeError):  # Airflow 2.11: hooks log through stdlib logging (caplog)
+        pass
+    with structlog.testing.capture_logs() as events:
+        yield LogCapture(events, caplog)
+
+
+class ShiftedClock:
+    """Stands in for the ``time`` module of ``protocol``: real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def client_clock(monkeypatch) -> ShiftedClock:
+    """Move the provider's token clock (not the simulator's) forward, to reach a token's refresh time."""
+    clock = ShiftedClock()
+    monkeypatch.setattr(protocol, "time", clock)
+    return clock

@@ -1,0 +1,196 @@
+"""The async path (``aget_status``/``ainterrupt``, used by triggers): same rules, tokens and errors as the sync hook."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from airflow_provider_ofs.exceptions import (
+    FailureKind,
+    OFSAuthenticationError,
+    OFSNotOngoingError,
+    OFSObjectNotFoundError,
+    OFSOutcomeUnknownError,
+    OFSTokenUnavailableError,
+    OFSTransportError,
+)
+from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.states import RunState
+from tests.hook.conftest import CATALOGUE, closed_port, run_on_loop, wait_until_finished
+
+
+@pytest.fixture
+def sim(ofs_simulator_factory):
+    return ofs_simulator_factory(CATALOGUE, slow_seconds=1.5)
+
+
+def test_aget_status_reads_the_run(sim, connect):
+    run_id = connect(sim).trigger("FAILS_ONCE")
+    wait_until_finished(OFSSchedulerHook(), run_id)
+
+    status = run_on_loop(lambda: OFSSchedulerHook().aget_status(run_id))
+
+    assert status.run_id == run_id
+    assert status.state is RunState.FAILED
+    assert status.failed_tasks == ["F2"]
+
+
+def test_aget_status_of_an_unknown_run_is_object_not_found(sim, connect):
+    connect(sim)
+
+    with pytest.raises(OFSObjectNotFoundError, match="NO_SUCH_RUN"):
+        run_on_loop(lambda: OFSSchedulerHook().aget_status("NO_SUCH_RUN"))
+
+    assert sim.journal.count("status") == 1
+
+
+def test_ainterrupt_stops_a_run_and_a_second_interrupt_counts_as_done(sim, connect, logs):
+    run_id = connect(sim).trigger("LONG")
+
+    async def interrupt_twice():
+        hook = OFSSchedulerHook()
+        await hook.ainterrupt("LONG", run_id)
+        await hook.ainterrupt("LONG", run_id)
+        return await hook.aget_status(run_id)
+
+    status = run_on_loop(interrupt_twice)
+
+    assert status.state is RunState.INTERRUPTED
+    assert [entry.api_status_code for entry in sim.journal.entries("interrupt")] == ["0", "-7"]
+    assert any("already interrupted" in message for message in logs.messages())
+
+
+def test_ainterrupt_of_a_finished_run_is_not_ongoing_error(sim, connect):
+    run_id = connect(sim).trigger("QUICK")
+    wait_until_finished(OFSSchedulerHook(), run_id)
+
+    with pytest.raises(OFSNotOngoingError, match="Job is not ongoing/aborted"):
+        run_on_loop(lambda: OFSSchedulerHook().ainterrupt("QUICK", run_id))
+
+
+@pytest.mark.parametrize("fault", [500, 503, 429, "reset", "slow", "html", "garbage"])
+def test_aget_status_recovers_from_a_transient_failure(sim, connect, fault):
+    run_id = connect(sim, timeout=0.5).trigger("QUICK")
+    sim.add_fault("status", [fault])
+
+    status = run_on_loop(lambda: OFSSchedulerHook().aget_status(run_id))
+
+    assert status.run_id == run_id
+    assert sim.journal.count("status") == 2
+
+
+def test_ainterrupt_is_repeated_after_503(sim, connect):
+    run_id = connect(sim).trigger("LONG")
+    sim.add_fault("interrupt", [503])
+
+    run_on_loop(lambda: OFSSchedulerHook().ainterrupt("LONG", run_id))
+
+    assert sim.journal.count("interrupt") == 2
+    assert sim.get_run(run_id).state.name == "INTERRUPTED"
+
+
+@pytest.mark.parametrize("fault", [500, "reset", "reset_after", "slow", "garbage"])
+def test_ainterrupt_is_never_repeated_when_it_may_have_been_processed(sim, connect, fault):
+    run_id = connect(sim, timeout=0.5).trigger("LONG")
+    sim.add_fault("interrupt", [fault])
+
+    with pytest.raises(OFSOutcomeUnknownError, match="may have been processed"):
+        run_on_loop(lambda: OFSSchedulerHook().ainterrupt("LONG", run_id))
+
+    assert sim.journal.count("interrupt") == 1
+
+
+def test_aget_status_with_expired_token_refreshes_once_and_repeats_once(sim, connect):
+    run_id = connect(sim).trigger("QUICK")
+    sim.expire_tokens()
+
+    status = run_on_loop(lambda: OFSSchedulerHook().aget_status(run_id))
+
+    assert status.run_id == run_id
+    assert [entry.http_status for entry in sim.journal.entries("status")] == [401, 200]
+    assert sim.journal.token_requests("refresh_token") == 1
+
+
+def test_aget_status_second_401_is_an_authentication_error_without_the_token(sim, connect):
+    hook = connect(sim)
+    token = hook.get_token()
+    sim.add_fault("status", [401, 401])
+
+    with pytest.raises(OFSAuthenticationError) as raised:
+        run_on_loop(lambda: OFSSchedulerHook().aget_status("ANY_RUN"))
+
+    assert token not in str(raised.value)
+    assert hook.get_token() not in str(raised.value)
+
+
+def test_async_token_outage_beyond_the_budget_is_token_unavailable(sim, connect):
+    connect(sim, retry_attempts=3)
+    sim.add_fault("token", [503, 503, 503, 503])
+
+    with pytest.raises(OFSTokenUnavailableError):
+        run_on_loop(lambda: OFSSchedulerHook().aget_status("ANY_RUN"))
+
+    assert sim.journal.token_requests() == 3
+
+
+def test_async_token_endpoint_down_for_a_while_recovers(sim, connect):
+    run_id = connect(sim).trigger("QUICK")
+    from airflow_provider_ofs.tokens import TOKEN_CACHE
+
+    TOKEN_CACHE.clear()
+    sim.add_fault("token", [503, 503])
+
+    assert run_on_loop(lambda: OFSSchedulerHook().aget_status(run_id)).run_id == run_id
+    assert sim.journal.token_requests() == 4  # one sync, then three async
+
+
+def test_async_refused_connection_is_retried_then_reported(sim, connect_dict):
+    conn = sim.connection_dict(retry_wait=0.02, retry_attempts=3)
+    conn["host"] = f"http://127.0.0.1:{closed_port()}"
+    connect_dict(conn)
+
+    with pytest.raises(OFSTransportError) as raised:
+        run_on_loop(lambda: OFSSchedulerHook().aget_status("ANY_RUN"))
+
+    assert raised.value.kind is FailureKind.NOT_CONNECTED
+
+
+def test_one_loop_reuses_one_session_for_many_calls(sim, connect):
+    from airflow_provider_ofs.hooks.async_client import shared_session
+
+    run_id = connect(sim).trigger("QUICK")
+
+    async def poll_twice():
+        hook = OFSSchedulerHook()
+        await hook.aget_status(run_id)
+        first = shared_session(hook.settings.verify)
+        await hook.aget_status(run_id)
+        return first, shared_session(hook.settings.verify)
+
+    first, second = run_on_loop(poll_twice)
+
+    assert first is second
+    assert first.closed  # close_shared_sessions() at the end of the loop closed it
+
+
+def test_async_path_does_not_block_the_event_loop_while_waiting(sim, connect):
+    run_id = connect(sim, timeout=0.5).trigger("QUICK")
+    sim.add_fault("status", ["slow"])
+    ticks: list[int] = []
+
+    async def poll_while_ticking():
+        async def ticker():
+            while True:
+                ticks.append(1)
+                await asyncio.sleep(0.02)
+
+        task = asyncio.create_task(ticker())
+        try:
+            return await OFSSchedulerHook().aget_status(run_id)
+        finally:
+            task.cancel()
+
+    run_on_loop(poll_while_ticking)
+
+    assert len(ticks) >= 3  # the loop kept running during the 0.5 s timeout (a blocked loop ticks once)

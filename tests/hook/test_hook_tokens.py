@@ -1,0 +1,240 @@
+"""IAM tokens through the hook: grants, refresh ahead of expiry, 401 handling, pre-issued tokens, one fetch."""
+
+from __future__ import annotations
+
+import base64
+import threading
+
+import pytest
+import requests
+
+from airflow_provider_ofs.exceptions import OFSAuthenticationError
+from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.simulator.credentials import SimulatorCredentials
+from tests.hook.conftest import CATALOGUE, run_on_loop
+
+
+def issue_token_out_of_band(simulator):
+    """What an administrator does in IAM: obtain a long-lived token once, outside Airflow."""
+    creds = simulator.credentials
+    basic = base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()
+    answer = requests.post(
+        simulator.token_url,
+        data={"grant_type": "password", "username": creds.username, "password": creds.password, "scope": "x"},
+        headers={"Authorization": f"Basic {basic}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return answer.json()["access_token"]
+
+
+def test_first_call_uses_the_password_grant_with_basic_client_auth(sim, connect):
+    hook = connect(sim)
+
+    token = hook.get_token()
+
+    assert token
+    assert sim.journal.token_requests("password") == 1
+    assert sim.journal.token_requests() == 1
+
+
+def test_token_is_cached_across_calls_and_hooks(sim, connect):
+    hook = connect(sim)
+    run_id = hook.trigger("QUICK")
+    hook.get_status(run_id)
+
+    OFSSchedulerHook().get_status(run_id)
+
+    assert sim.journal.token_requests() == 1
+
+
+def test_token_is_kept_until_its_refresh_lead_time(ofs_simulator_factory, connect, client_clock):
+    simulator = ofs_simulator_factory(CATALOGUE, token_lifetime=300)  # lead time min(60, 300/10) = 30 s
+    hook = connect(simulator)
+    first = hook.get_token()
+
+    client_clock.offset = 265  # 5 s before the refresh time
+    assert hook.get_token() == first
+
+    assert simulator.journal.token_requests() == 1
+
+
+def test_token_near_expiry_is_renewed_with_the_refresh_grant(ofs_simulator_factory, connect, client_clock):
+    simulator = ofs_simulator_factory(CATALOGUE, token_lifetime=300)
+    hook = connect(simulator)
+    first = hook.get_token()
+
+    client_clock.offset = 271  # 1 s past the refresh time, 29 s before expiry
+    run_id = hook.trigger("QUICK")
+
+    assert hook.get_token() != first
+    assert simulator.journal.token_requests("refresh_token") == 1
+    assert simulator.journal.token_requests("password") == 1
+    assert simulator.get_run(run_id).name == "QUICK"
+
+
+def test_refused_refresh_token_falls_back_to_the_password_grant(ofs_simulator_factory, connect, client_clock):
+    simulator = ofs_simulator_factory(CATALOGUE, token_lifetime=300)
+    hook = connect(simulator)
+    hook.get_token()
+    simulator.revoke_refresh_tokens()
+
+    client_clock.offset = 271  # 1 s past the refresh time, 29 s before expiry
+    run_id = hook.trigger("QUICK")
+
+    assert simulator.journal.token_requests("refresh_token") == 1
+    assert simulator.journal.token_requests("password") == 2
+    assert simulator.get_run(run_id).name == "QUICK"
+
+
+def test_token_expired_mid_sequence_is_refreshed_once_and_the_call_repeated_once(sim, connect):
+    hook = connect(sim)
+    run_id = hook.trigger("QUICK")
+    sim.expire_tokens()
+
+    status = hook.get_status(run_id)
+
+    assert status.run_id == run_id
+    assert [entry.http_status for entry in sim.journal.entries("status")] == [401, 200]
+    assert sim.journal.token_requests("refresh_token") == 1
+    assert sim.journal.token_requests("password") == 1
+
+
+def test_trigger_refused_with_401_is_repeated_once_and_creates_one_run(sim, connect):
+    hook = connect(sim)
+    hook.get_token()
+    sim.expire_tokens()
+
+    hook.trigger("QUICK")
+
+    assert sim.journal.count("trigger") == 2
+    assert sim.journal.runs_created() == 1
+
+
+def test_second_401_is_an_authentication_error_that_shows_no_token(sim, connect):
+    hook = connect(sim)
+    refused = hook.get_token()
+    sim.add_fault("status", [401, 401])
+
+    with pytest.raises(OFSAuthenticationError) as raised:
+        hook.get_status("ANY_RUN")
+
+    renewed = hook.get_token()
+    message = str(raised.value)
+    assert "401" in message
+    assert "refused" in message
+    assert repr("ofs_scheduler_default") in message
+    assert refused not in message
+    assert renewed not in message
+    assert sim.journal.count("status") == 2
+
+
+def test_pre_issued_access_token_makes_no_token_request(sim, connect_dict):
+    token = issue_token_out_of_band(sim)
+    before = sim.journal.token_requests()
+    conn = sim.connection_dict(access_token=token, retry_wait=0.02)
+    for name in ("token_url", "client_id", "client_secret"):
+        del conn["extra"][name]
+    conn["password"] = None
+    hook = connect_dict(conn)
+
+    run_id = hook.trigger("QUICK")
+    hook.get_status(run_id)
+
+    assert hook.get_token() == token
+    assert sim.journal.token_requests() == before
+
+
+def test_refused_pre_issued_token_is_an_authentication_error_without_a_token_request(sim, connect):
+    token = issue_token_out_of_band(sim)
+    hook = connect(sim, access_token=token)
+    before = sim.journal.token_requests()
+    sim.expire_tokens()
+
+    with pytest.raises(OFSAuthenticationError, match="pre-issued access_token") as raised:
+        hook.get_status("ANY_RUN")
+
+    assert token not in str(raised.value)
+    assert sim.journal.token_requests() == before
+
+
+def test_twenty_threads_fetch_one_token(sim, connect):
+    connect(sim)
+    barrier = threading.Barrier(20)
+    tokens: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            barrier.wait()
+            tokens.append(OFSSchedulerHook().get_token())
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(tokens) == 20
+    assert len(set(tokens)) == 1
+    assert sim.journal.token_requests() == 1
+
+
+def test_two_hundred_coroutines_fetch_one_token(sim, connect):
+    import asyncio
+
+    hook = connect(sim)
+    run_id = hook.trigger("QUICK")
+    from airflow_provider_ofs.tokens import TOKEN_CACHE
+
+    TOKEN_CACHE.clear()  # the trigger above fetched one synchronously; start the async side from nothing
+    before = sim.journal.token_requests()
+
+    async def poll_all():
+        async_hook = OFSSchedulerHook()
+        return await asyncio.gather(*(async_hook.aget_status(run_id) for _ in range(200)))
+
+    statuses = run_on_loop(poll_all)
+
+    assert {status.run_id for status in statuses} == {run_id}
+    assert sim.journal.token_requests() - before == 1
+
+
+def test_same_identity_under_two_connection_ids_shares_one_token(sim, connect):
+    first = connect(sim, conn_id="ofs_first")
+    second = connect(sim, conn_id="ofs_second")
+
+    assert first.get_token() == second.get_token()
+    assert sim.journal.token_requests() == 1
+
+
+def test_connections_with_different_users_get_different_tokens(ofs_simulator_factory, connect):
+    alice = ofs_simulator_factory(CATALOGUE, credentials=SimulatorCredentials(username="alice", password="alice-pw"))
+    bob = ofs_simulator_factory(CATALOGUE, credentials=SimulatorCredentials(username="bob", password="bob-pw"))
+    alice_hook = connect(alice, conn_id="ofs_alice")
+    bob_hook = connect(bob, conn_id="ofs_bob")
+
+    alice_hook.trigger("QUICK")
+    bob_hook.trigger("QUICK")
+
+    assert alice_hook.get_token() != bob_hook.get_token()
+    assert alice.journal.token_requests() == 1
+    assert bob.journal.token_requests() == 1
+
+
+def test_every_obtained_token_is_masked_at_once(sim, connect, monkeypatch):
+    from airflow_provider_ofs.hooks import scheduler
+    from airflow_provider_ofs.tokens import TOKEN_CACHE
+
+    masked: list[str] = []
+    monkeypatch.setattr(scheduler, "mask_secret", lambda secret, name=None: masked.append(secret))
+    hook = connect(sim)
+
+    token = hook.get_token()
+
+    refresh_token = TOKEN_CACHE.fresh(hook.settings.cache_key).refresh_token
+    assert token in masked
+    assert refresh_token in masked

@@ -1,0 +1,132 @@
+"""Provider registration: ``get_provider_info()`` is valid for the installed Airflow, importable, and discovered."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.resources
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from airflow_provider_ofs.get_provider_info import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR, get_provider_info
+
+DISTRIBUTION = "airflow-provider-ofs"
+SECRET_FIELDS = {"client_secret", "access_token"}
+
+
+@pytest.fixture(scope="module")
+def info():
+    return get_provider_info()
+
+
+def airflow_schema() -> dict:
+    return json.loads((importlib.resources.files("airflow") / "provider_info.schema.json").read_text())
+
+
+def test_provider_info_validates_against_the_schema_shipped_with_airflow(info):
+    jsonschema.validate(instance=info, schema=airflow_schema())
+
+
+def test_schema_validation_would_catch_a_broken_entry(info):
+    broken = {**info, "connection-types": [{"hook-class-name": "x.Y"}]}  # connection-type is required
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(instance=broken, schema=airflow_schema())
+
+
+def test_package_name_is_the_distribution_and_the_version_matches(info):
+    assert info["package-name"] == DISTRIBUTION
+    assert importlib.metadata.version(DISTRIBUTION) in info["versions"]
+
+
+@pytest.mark.parametrize("section", ["hooks", "operators", "sensors", "triggers"])
+def test_every_listed_module_imports(info, section):
+    modules = [module for entry in info[section] for module in entry["python-modules"]]
+
+    assert modules, f"{section} lists no module"
+    for module in modules:
+        importlib.import_module(module)
+
+
+def test_every_entry_names_a_declared_integration(info):
+    integrations = {entry["integration-name"] for entry in info["integrations"]}
+
+    for section in ("hooks", "operators", "sensors", "triggers"):
+        assert {entry["integration-name"] for entry in info[section]} <= integrations
+
+
+def test_connection_type_resolves_to_the_hook_class(info):
+    (connection_type,) = info["connection-types"]
+    module_name, _, class_name = connection_type["hook-class-name"].rpartition(".")
+
+    hook_class = getattr(importlib.import_module(module_name), class_name)
+
+    assert connection_type["connection-type"] == hook_class.conn_type == "ofs_scheduler"
+    assert connection_type["hook-name"] == hook_class.hook_name
+    assert hook_class.default_conn_name == "ofs_scheduler_default"
+
+
+def test_connection_form_lists_every_documented_extra_and_hides_secrets(info):
+    (connection_type,) = info["connection-types"]
+    fields = connection_type["conn-fields"]
+
+    documented = {"token_url", "client_id", "client_secret", "tenant_id", "service_id", "workspace_id"}
+    documented |= {"remote_user", "locale", "scope", "verify", "access_token", "timeout"}
+    assert documented <= set(fields)
+    for name, spec in fields.items():
+        assert spec["label"], name
+        assert (spec["schema"].get("format") == "password") is (name in SECRET_FIELDS), name
+    assert set(connection_type["ui-field-behaviour"]["placeholders"]) >= documented
+
+
+def test_airflow_2_form_is_built_from_the_same_fields():
+    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+
+    assert OFSSchedulerHook.get_ui_field_behaviour() == UI_FIELD_BEHAVIOUR
+    widgets = OFSSchedulerHook.get_connection_form_widgets()
+    assert widgets == {} or set(widgets) == set(CONNECTION_FIELDS)
+
+
+def test_entry_point_resolves_to_get_provider_info():
+    entry_points = [
+        entry_point
+        for entry_point in importlib.metadata.entry_points(group="apache_airflow_provider")
+        if entry_point.dist is not None and entry_point.dist.name == DISTRIBUTION
+    ]
+
+    assert len(entry_points) == 1
+    assert entry_points[0].load() is get_provider_info
+
+
+@pytest.mark.airflow_e2e
+@pytest.mark.timeout(180)
+def test_airflow_providers_list_shows_the_package(tmp_path):
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "PYTHONWARNINGS": "ignore",
+    }
+    env.pop("PYTEST_CURRENT_TEST", None)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+
+    result = subprocess.run(
+        [airflow, "providers", "list", "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    listing = json.loads(result.stdout[result.stdout.index("[{") :])  # after any log lines
+    ours = [provider for provider in listing if provider["package_name"] == DISTRIBUTION]
+    assert len(ours) == 1, result.stdout[-2000:]
+    assert ours[0]["version"] == importlib.metadata.version(DISTRIBUTION)

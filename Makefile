@@ -48,8 +48,11 @@ demo: $(STAMP)
 screenshot: $(STAMP)
 	$(BIN)/python -m demo.screenshot
 
+# Triggerer, sync and import cost against bare clients; writes bench/RESULTS.md and bench/scale_curve.png.
+# BENCH_ARGS="--quick" for a one-minute run, "--n 1000" for more watchers.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[bench]"
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-* .mypy_cache .ruff_cache build dist

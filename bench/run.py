@@ -1,0 +1,131 @@
+"""``make bench``: measure the provider's triggerer, sync and import costs against bare clients, in one run.
+
+Sections (all against a bench server on 127.0.0.1 in its own process, see ``bench.status_server``):
+
+1. Triggerer cost: N concurrent watchers on one event loop, each run ending after K polls, for the
+   provider's ``OFSBatchRunTrigger``, the floor (bare aiohttp, one keep-alive session) and the HTTP
+   provider's ``HttpEventTrigger``; plain HTTP and TLS (a self-signed certificate, verified through
+   the CA-bundle option).
+2. Sync path: ``OFSSchedulerHook.get_status`` in a loop against a bare ``requests.Session``.
+3. Import cost of ``airflow_provider_ofs.operators.batch`` and of an example DAG over ``airflow.sdk``.
+4. Scale curve: provider and floor at N = 10, 100, 1000 (plotted to a PNG).
+
+Ratios are against the floor measured in the same run. Writes ``bench/RESULTS.md`` (between its
+markers) and ``bench/scale_curve.png`` unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as ``python bench/run.py``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import ROOT, Scenario, base_env, bench_server, run_scenario
+from bench.imports import ImportCost, measure_imports
+from bench.report import machine_info, render, write_plot, write_results
+
+WATCHERS = ("floor", "provider", "http-event")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one bench run measures."""
+
+    n: int
+    polls: int
+    calls: int
+    scale: tuple[int, ...]
+    import_repeats: int
+    rate: float
+    tls: bool = True
+
+    def interval(self, n: int) -> float:
+        """Seconds between one watcher's polls: keeps the server near ``rate`` polls/s at any N."""
+        return round(max(0.25, n / self.rate), 3)
+
+
+def plan_from(args: argparse.Namespace) -> Plan:
+    """The plan the command line asks for (``--quick`` shrinks everything)."""
+    if args.quick:
+        n = args.n or 50
+        return Plan(n, args.polls or 5, 200, tuple(args.scale or (10, 50, 200)), 1, 800.0, not args.no_tls)
+    n = args.n or 300
+    return Plan(n, args.polls or 20, 1000, tuple(args.scale or (10, 100, 1000)), 3, 800.0, not args.no_tls)
+
+
+def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
+    """Measure every section of ``plan``; return the raw material of the report."""
+    say = print if log else (lambda *_, **__: None)
+    home = tempfile.mkdtemp(prefix="ofs-bench-home-")
+    certdir = tempfile.mkdtemp(prefix="ofs-bench-tls-")
+    from airflow_provider_ofs.simulator.tls import make_self_signed_cert
+
+    certfile, keyfile = make_self_signed_cert(certdir)
+    watch: list[Scenario] = []
+    setup: list[Scenario] = []
+    sync: list[Scenario] = []
+    scale: list[Scenario] = []
+    transports = [(None, None), (certfile, keyfile)] if plan.tls else [(None, None)]
+    for cert, key in transports:
+        with bench_server(cert, key) as server:
+            name = "TLS" if cert else "HTTP"
+            for client in WATCHERS:
+                say(f"[1] {name}: {plan.n} x {client} watchers, {plan.polls} polls each ...", flush=True)
+                interval = plan.interval(plan.n)
+                tag = f"w-{name}-{client}"
+                watch.append(run_scenario(server, home, client, tag, n=plan.n, polls=plan.polls, interval=interval))
+            if cert is None and plan.polls > 1:
+                for client in ("floor", "provider"):
+                    say(f"[1] {name}: {plan.n} x {client} watchers, 1 poll each (set-up cost) ...", flush=True)
+                    tag = f"one-{client}"
+                    setup.append(run_scenario(server, home, client, tag, n=plan.n, polls=1, interval=interval))
+            for client in ("sync-floor", "sync-provider"):
+                say(f"[2] {name}: {plan.calls} x {client} ...", flush=True)
+                sync.append(run_scenario(server, home, client, f"s-{name}-{client}", calls=plan.calls))
+            if cert is None:
+                for n in plan.scale:
+                    for client in ("floor", "provider"):
+                        say(f"[4] HTTP: scale N={n} {client} ...", flush=True)
+                        tag = f"c-{n}-{client}"
+                        scale.append(
+                            run_scenario(server, home, client, tag, n=n, polls=plan.polls, interval=plan.interval(n))
+                        )
+    say(f"[3] import cost ({plan.import_repeats} runs each) ...", flush=True)
+    imports: list[ImportCost] = measure_imports(base_env(home), ROOT, plan.import_repeats)
+    return {"plan": plan, "watch": watch, "setup": setup, "sync": sync, "scale": scale, "imports": imports}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, help="concurrent watchers in section 1 (default 300; quick 50)")
+    parser.add_argument("--polls", type=int, help="status polls until a run ends (default 20; quick 5)")
+    parser.add_argument("--scale", type=int, nargs="+", help="N values of the scale curve (default 10 100 1000)")
+    parser.add_argument("--quick", action="store_true", help="a small run (about a minute)")
+    parser.add_argument("--no-tls", action="store_true", help="skip the TLS half of sections 1 and 2")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md", help="results file to update")
+    parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "scale_curve.png", help="scale curve PNG")
+    parser.add_argument("--no-write", action="store_true", help="print only; write neither results nor plot")
+    args = parser.parse_args(argv)
+    plan = plan_from(args)
+    command = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    started = time.time()
+    measured = run(plan)
+    text = render(measured, machine_info(), command.strip(), time.time() - started)
+    print()
+    print(text)
+    if not args.no_write:
+        plotted = write_plot(measured["scale"], args.plot)  # type: ignore[arg-type]
+        write_results(text, args.results)
+        print(f"\nwrote {args.results}" + (f" and {args.plot}" if plotted else " (no plot: matplotlib missing)"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The bench code runs end to end on a tiny scale (N=5), so that it cannot rot. No timing is asserted."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import bench_server, run_scenario  # noqa: E402
+from bench.report import BEGIN, END, render, write_plot, write_results  # noqa: E402
+from bench.run import Plan, run  # noqa: E402
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[str, object]:
+    """One tiny bench run: 5 watchers per client, 2 polls each, plain HTTP only, one import sample."""
+    plan = Plan(n=5, polls=2, calls=5, scale=(2, 5), import_repeats=1, rate=600.0, tls=False)
+    return run(plan, log=False)
+
+
+def test_every_watcher_client_makes_exactly_n_times_k_polls_and_sees_every_run_succeed(measured):
+    for scenario in measured["watch"]:
+        assert scenario.error == "", scenario.error
+        assert scenario.polls == 5 * 2, scenario.client
+        assert scenario.result["runs_succeeded"] == 5, scenario.client
+
+
+def test_the_provider_trigger_fetches_one_token_for_all_its_watchers(measured):
+    provider = next(s for s in measured["watch"] if s.client == "provider")
+    assert provider.server["token_requests"] == 1
+
+
+def test_sync_clients_and_import_cost_produce_numbers(measured):
+    assert {s.client for s in measured["sync"]} == {"sync-floor", "sync-provider"}
+    assert all(not s.error and s.result["calls"] == 5 for s in measured["sync"])
+    target = measured["imports"][0]
+    assert target.target == "airflow_provider_ofs.operators.batch"
+    assert "aiohttp" not in target.heavy_loaded
+
+
+def test_report_names_every_section_and_replaces_only_its_block(measured, tmp_path):
+    text = render(measured, {"machine": "m", "software": "s", "load": "l", "date": "d"}, "cmd", 1.0)
+    for heading in ("### 1.", "### 2.", "### 3.", "### 4."):
+        assert heading in text
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Results\n\nprose before\n\n{BEGIN}\nold numbers\n{END}\n\nprose after\n")
+    write_results(text, results)
+    written = results.read_text()
+    assert "old numbers" not in written
+    assert written.startswith("# Results\n\nprose before")
+    assert written.rstrip().endswith("prose after")
+    assert "### 4." in written
+
+
+def test_scale_curve_is_plotted_as_png(measured, tmp_path):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "scale.png"
+    assert write_plot(measured["scale"], plot)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failing_scenario_is_reported_not_raised(tmp_path):
+    with bench_server() as server:
+        scenario = run_scenario(server, str(tmp_path), "floor", "bad", n=1, polls=0, interval="not-a-number")
+    assert scenario.error

@@ -23,7 +23,6 @@ from airflow_provider_ofs.sensors.batch import OFSBatchRunSensor
 
 # Seconds between status calls: a minute suits real batches; the demo and the tests shrink it.
 POLL_INTERVAL = float(os.environ.get("OFS_EXAMPLE_POLL_INTERVAL", "60"))
-OFS_RUN_ID = "{{ ti.xcom_pull(task_ids='start_data_load') }}"
 
 with DAG(
     dag_id="ofs_fire_then_watch",
@@ -43,7 +42,7 @@ with DAG(
 
     wait_for_gl_load = OFSBatchRunSensor(
         task_id="wait_for_gl_load",
-        batch_run_id=OFS_RUN_ID,
+        batch_run_id=start_data_load.output,
         tasks=["LOAD_GL_DATA"],
         deferrable=True,
         poll_interval=POLL_INTERVAL,
@@ -52,7 +51,7 @@ with DAG(
 
     wait_for_data_load = OFSBatchRunSensor(
         task_id="wait_for_data_load",
-        batch_run_id=OFS_RUN_ID,
+        batch_run_id=start_data_load.output,
         deferrable=True,
         poll_interval=POLL_INTERVAL,
         timeout=4 * 60 * 60,  # seconds
@@ -72,4 +71,3 @@ with DAG(
 
     wait_for_gl_load >> extract_general_ledger(start_data_load.output)
     wait_for_data_load >> publish_data_quality_report(start_data_load.output)
-    start_data_load >> [wait_for_gl_load, wait_for_data_load]

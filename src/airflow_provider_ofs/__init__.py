@@ -31,29 +31,6 @@ if TYPE_CHECKING:
         OFSUnknownCodeError,
     )
 
-# The errors derive from Airflow's exception, so they load Airflow: import them on first use only, so that
-# the simulator (a subpackage) and the run states stay importable without Airflow.
-_LAZY_ERRORS = frozenset(
-    {
-        "OFSAlreadyInterruptedError",
-        "OFSApiError",
-        "OFSAuthenticationError",
-        "OFSConnectionConfigError",
-        "OFSInvalidArgumentsError",
-        "OFSInvalidHeadersError",
-        "OFSNoExecutableJobError",
-        "OFSNotOngoingError",
-        "OFSObjectNotFoundError",
-        "OFSOutcomeUnknownError",
-        "OFSRunFailedError",
-        "OFSRunTimeoutError",
-        "OFSSchedulerError",
-        "OFSTokenUnavailableError",
-        "OFSTransportError",
-        "OFSUnknownCodeError",
-    }
-)
-
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_ERRORS:
@@ -87,3 +64,7 @@ __all__ = [
     "TaskStatus",
     "__version__",
 ]
+
+# The errors derive from Airflow's exception, so they load Airflow: import them on first use only, so that
+# the simulator (a subpackage) and the run states stay importable without Airflow.
+_LAZY_ERRORS = frozenset(name for name in __all__ if name.startswith("OFS"))

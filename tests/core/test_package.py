@@ -1,0 +1,44 @@
+"""What importing the package loads: the top level and the simulator need no Airflow, DAG parsing no aiohttp."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def loaded_after(statement: str, *modules: str) -> dict[str, bool]:
+    """Run ``statement`` in a fresh interpreter and say which of ``modules`` it loaded."""
+    probe = f"import sys\n{statement}\nprint(*[m in sys.modules for m in {list(modules)!r}])"
+    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return dict(zip(modules, (word == "True" for word in output.split()[-len(modules) :]), strict=True))
+
+
+def test_top_level_states_and_simulator_import_without_airflow() -> None:
+    loaded = loaded_after(
+        "import airflow_provider_ofs\nfrom airflow_provider_ofs import RunState\n"
+        "import airflow_provider_ofs.simulator.simulator",
+        "airflow",
+        "airflow_provider_ofs.exceptions",
+    )
+
+    assert loaded == {"airflow": False, "airflow_provider_ofs.exceptions": False}
+
+
+def test_top_level_errors_load_on_first_use_and_are_airflow_exceptions() -> None:
+    from airflow.exceptions import AirflowException
+
+    import airflow_provider_ofs
+
+    assert issubclass(airflow_provider_ofs.OFSRunFailedError, AirflowException)
+    assert airflow_provider_ofs.OFSNotOngoingError.code == -8
+
+
+def test_operator_module_does_not_load_the_async_client_or_the_simulator() -> None:
+    loaded = loaded_after(
+        "import airflow_provider_ofs.operators.batch, airflow_provider_ofs.sensors.batch",
+        "aiohttp",
+        "airflow_provider_ofs.hooks.async_client",
+        "airflow_provider_ofs.simulator.server",
+    )
+
+    assert not any(loaded.values()), loaded

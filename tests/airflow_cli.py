@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ class AirflowCLI:
             "PYTHONWARNINGS": "ignore",
         }
         self.env.pop("PYTEST_CURRENT_TEST", None)
+        #: a copy of the database as migrated, before any test ran a DAG in it
+        self.pristine_db = home / "pristine-airflow.db"
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 240) -> AirflowRun:
         """Run ``airflow <args>`` and return its exit code and combined output."""
@@ -65,4 +68,5 @@ def airflow_cli(tmp_path_factory: pytest.TempPathFactory) -> AirflowCLI:
     cli = AirflowCLI(home, Path(__file__).parent / "dags")
     migrated = cli.run("db", "migrate")
     assert migrated.returncode == 0, migrated.output[-3000:]
+    shutil.copyfile(home / "airflow.db", cli.pristine_db)
     return cli

@@ -51,7 +51,8 @@ def test_deferred_task_survives_a_killed_triggerer_and_succeeds_without_a_second
     shutil.copy(DAG_FILE, dags_folder)  # only this DAG file: parsing stays quick
     env = {CONN_ENV_VAR: simulator.connection_json(retry_wait=0.2)}
 
-    with AirflowCluster(tmp_path / "home", airflow_cli.home / "airflow.db", dags_folder, env) as cluster:
+    # From the database as migrated: runs other tests left behind would hold executor slots and triggers.
+    with AirflowCluster(tmp_path / "home", airflow_cli.pristine_db, dags_folder, env) as cluster:
         for name in ("api-server", "dag-processor", "scheduler"):
             cluster.start(name)
         first_triggerer = cluster.start("triggerer")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
@@ -15,7 +15,9 @@ from airflow.providers.common.compat.sdk import (
     conf,
     mask_secret,
 )
-from airflow.triggers.base import BaseTrigger, TriggerEvent  # the same module on 2.11 and 3.x
+
+if TYPE_CHECKING:
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 try:  # Airflow 3.x task SDK: masks without blocking the event loop
     from airflow.sdk.log import amask_secret
@@ -23,6 +25,19 @@ except ImportError:  # Airflow 2.11: masking is local to the process, so the syn
 
     async def amask_secret(secret: Any, name: str | None = None) -> None:  # type: ignore[misc]
         mask_secret(secret, name)
+
+
+def __getattr__(name: str) -> Any:
+    """``BaseTrigger`` and ``TriggerEvent``, loaded on first use.
+
+    ``airflow.triggers.base`` (the same module on 2.11 and 3.x) costs about 10 ms to import and is only
+    needed where a trigger runs, not where a DAG file that uses an operator is parsed.
+    """
+    if name in ("BaseTrigger", "TriggerEvent"):
+        from airflow.triggers import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def airflow_version() -> tuple[int, int]:

@@ -1,12 +1,76 @@
-"""The retry policy of SPEC §6 as tenacity arguments, the same for the sync hook and the async client."""
+"""The retry policy of SPEC §6 run by tenacity, the same for the sync hook and the async client."""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
-from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from airflow_provider_ofs.exceptions import OFSSchedulerError
 from airflow_provider_ofs.protocol import ConnectionSettings, HttpRequest, final_error, may_retry, retry_wait
+
+ResultT = TypeVar("ResultT")
+
+
+def retried(
+    exchange: Callable[[], ResultT], request: HttpRequest, settings: ConnectionSettings, log: Any, subject: str
+) -> ResultT:
+    """``exchange()`` (one attempt at ``request``), repeated as the retry policy allows; else the final error.
+
+    The first attempt runs without tenacity (see ``_replaying``); ``subject`` names what the call was
+    about in the final error (``raise_final``).
+    """
+    try:
+        return exchange()
+    except OFSSchedulerError as error:
+        attempt_again = _replaying(error, exchange)
+    try:
+        for attempt in Retrying(**retry_arguments(request.verb, settings, log)):
+            with attempt:
+                return attempt_again()
+    except OFSSchedulerError as error:
+        raise_final(error, request, subject)
+    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+async def aretried(
+    exchange: Callable[[], Awaitable[ResultT]],
+    request: HttpRequest,
+    settings: ConnectionSettings,
+    log: Any,
+    subject: str,
+) -> ResultT:
+    """``retried`` for a coroutine: ``await exchange()``, repeated as the retry policy allows; else the final error."""
+    try:
+        return await exchange()
+    except OFSSchedulerError as error:
+        attempt_again = _replaying(error, exchange)
+    try:
+        async for attempt in AsyncRetrying(**retry_arguments(request.verb, settings, log)):
+            with attempt:
+                return await attempt_again()
+    except OFSSchedulerError as error:
+        raise_final(error, request, subject)
+    raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+
+def _replaying(first_failure: OFSSchedulerError, exchange: Callable[[], ResultT]) -> Callable[[], ResultT]:
+    """An attempt function for tenacity whose first call re-raises the failure of the attempt made without it.
+
+    Building a tenacity retry loop for every call allocated enough to trigger full garbage collections of
+    a triggerer's heap, which doubled the CPU per status poll (bench/RESULTS.md). So the first attempt is
+    made directly, and only a failed one enters tenacity, as tenacity's own first attempt: the retry rule,
+    waits, log lines and attempt budget stay exactly those of ``retry_arguments``.
+    """
+    pending = [first_failure]
+
+    def attempt() -> ResultT:
+        if pending:
+            raise pending.pop()
+        return exchange()
+
+    return attempt
 
 
 def retry_arguments(verb: str, settings: ConnectionSettings, log: Any) -> dict[str, Any]:

@@ -6,11 +6,11 @@ concurrency: threads queue on a lock, coroutines of one event loop await the sam
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 
 from airflow_provider_ofs.protocol import Token
+from airflow_provider_ofs.shared_calls import SharedCalls
 
 
 class TokenCache:
@@ -20,7 +20,7 @@ class TokenCache:
         self._tokens: dict[str, Token] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._in_flight: dict[tuple[str, int], asyncio.Future[Token]] = {}
+        self._fetches: SharedCalls[str, Token] = SharedCalls()
 
     def fresh(self, key: str) -> Token | None:
         """The cached token for this identity when it needs no refresh yet."""
@@ -43,22 +43,7 @@ class TokenCache:
         token = self.fresh(key)
         if token is not None:
             return token
-        slot = (key, id(asyncio.get_running_loop()))
-        pending = self._in_flight.get(slot)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Token] = asyncio.get_running_loop().create_future()
-        self._in_flight[slot] = future
-        try:
-            token = self._store(key, await fetch(self._tokens.get(key)))
-            future.set_result(token)
-            return token
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved here, so a fetch nobody else awaited logs no warning
-            raise
-        finally:
-            del self._in_flight[slot]
+        return await self._fetches.run(key, lambda: self._afetch(key, fetch))
 
     def invalidate(self, key: str, refused: Token) -> None:
         """Forget a token that ESI refused, unless another caller already replaced it."""
@@ -76,6 +61,9 @@ class TokenCache:
         """Forget every token (tests; a changed connection gets a new key anyway)."""
         with self._guard:
             self._tokens.clear()
+
+    async def _afetch(self, key: str, fetch: Callable[[Token | None], Awaitable[Token]]) -> Token:
+        return self._store(key, await fetch(self._tokens.get(key)))
 
     def _store(self, key: str, token: Token) -> Token:
         with self._guard:

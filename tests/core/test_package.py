@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from airflow_provider_ofs._compat import airflow_version
+
 
 def loaded_after(statement: str, *modules: str) -> dict[str, bool]:
     """Run ``statement`` in a fresh interpreter and say which of ``modules`` it loaded."""
@@ -42,3 +46,30 @@ def test_operator_module_does_not_load_the_async_client_or_the_simulator() -> No
     )
 
     assert not any(loaded.values()), loaded
+
+
+@pytest.mark.skipif(airflow_version() < (3, 0), reason="Airflow 2 loads requests itself when it starts")
+def test_parsing_a_dag_with_the_operators_loads_no_http_client_and_no_trigger_base() -> None:
+    # Parsing never sends a request or runs a trigger: requests (with urllib3) and Airflow's trigger base
+    # load when a task calls ESI or defers (bench/RESULTS.md, import cost).
+    loaded = loaded_after(
+        "import airflow.sdk\nimport airflow_provider_ofs.operators.batch, airflow_provider_ofs.sensors.batch",
+        "requests",
+        "urllib3",
+        "airflow.triggers.base",
+        "airflow_provider_ofs.triggers.batch",
+    )
+
+    assert not any(loaded.values()), loaded
+
+
+def test_the_trigger_base_classes_load_on_first_use() -> None:
+    from airflow.triggers.base import BaseTrigger
+
+    from airflow_provider_ofs import _compat
+    from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
+
+    assert _compat.BaseTrigger is BaseTrigger
+    assert issubclass(OFSBatchRunTrigger, BaseTrigger)
+    with pytest.raises(AttributeError, match="NoSuchName"):
+        _compat.NoSuchName  # noqa: B018

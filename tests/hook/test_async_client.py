@@ -194,3 +194,88 @@ def test_async_path_does_not_block_the_event_loop_while_waiting(sim, connect):
     run_on_loop(poll_while_ticking)
 
     assert len(ticks) >= 3  # the loop kept running during the 0.5 s timeout (a blocked loop ticks once)
+
+
+@pytest.fixture
+def connection_reads(monkeypatch) -> list[str]:
+    """The connection ids the async path read through Airflow (each one a round trip in a triggerer)."""
+    from airflow.providers.common.compat import connection
+
+    reads: list[str] = []
+    read = connection.get_async_connection
+
+    async def counted(conn_id, *args, **kwargs):
+        reads.append(conn_id)
+        return await read(conn_id, *args, **kwargs)
+
+    monkeypatch.setattr(connection, "get_async_connection", counted)
+    return reads
+
+
+def test_triggers_starting_together_on_one_loop_read_the_connection_once(sim, connect, connection_reads):
+    run_id = connect(sim).trigger("QUICK")
+
+    async def many_watchers_then_one_more():
+        await asyncio.gather(*(OFSSchedulerHook().aget_status(run_id) for _ in range(50)))
+        return await OFSSchedulerHook().aget_status(run_id)
+
+    assert run_on_loop(many_watchers_then_one_more).run_id == run_id
+    assert connection_reads == ["ofs_scheduler_default"]
+    assert sim.journal.count("status") == 51
+
+
+def test_a_new_event_loop_reads_a_changed_connection_afresh(sim, connect, connection_reads):
+    from airflow_provider_ofs.hooks.async_client import aload_settings
+
+    connect(sim, retry_attempts=2)
+    first = run_on_loop(lambda: aload_settings("ofs_scheduler_default"))
+    connect(sim, retry_attempts=3)
+    second = run_on_loop(lambda: aload_settings("ofs_scheduler_default"))
+
+    assert (first.retry_attempts, second.retry_attempts) == (2, 3)
+    assert len(connection_reads) == 2
+
+
+def test_connection_settings_are_read_again_once_they_expire(sim, connect, monkeypatch, connection_reads):
+    from airflow_provider_ofs.hooks import async_client
+
+    monkeypatch.setattr(async_client, "SETTINGS_TTL", 0.0)
+    connect(sim, retry_attempts=2)
+
+    async def read_change_read():
+        first = await async_client.aload_settings("ofs_scheduler_default")
+        connect(sim, retry_attempts=3)
+        return first, await async_client.aload_settings("ofs_scheduler_default")
+
+    first, second = run_on_loop(read_change_read)
+
+    assert (first.retry_attempts, second.retry_attempts) == (2, 3)
+    assert len(connection_reads) == 2
+
+
+def test_an_invalid_connection_is_not_kept_so_a_fixed_one_is_read_on_the_same_loop(sim, connect, connect_dict):
+    from airflow_provider_ofs.exceptions import OFSConnectionConfigError
+    from airflow_provider_ofs.hooks.async_client import aload_settings
+
+    broken = sim.connection_dict()
+    del broken["login"]
+    connect_dict(broken)
+
+    async def read_fix_read():
+        with pytest.raises(OFSConnectionConfigError, match="login"):
+            await aload_settings("ofs_scheduler_default")
+        connect(sim)
+        return await aload_settings("ofs_scheduler_default")
+
+    assert run_on_loop(read_fix_read).base_url == sim.base_url
+
+
+def test_the_shared_session_keeps_a_bounded_connection_pool(sim, connect):
+    from airflow_provider_ofs.hooks.async_client import POOL_SIZE, shared_session
+
+    connect(sim)
+
+    async def pool_limit():
+        return shared_session(True).connector.limit
+
+    assert run_on_loop(pool_limit) == POOL_SIZE > 0

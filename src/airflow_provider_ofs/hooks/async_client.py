@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 import weakref
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying
 
 from airflow_provider_ofs._compat import amask_secret
 from airflow_provider_ofs.exceptions import (
     FailureKind,
     OFSAlreadyInterruptedError,
     OFSAuthenticationError,
-    OFSSchedulerError,
 )
 from airflow_provider_ofs.hooks.scheduler import (
     settings_from_connection,
@@ -45,21 +44,50 @@ from airflow_provider_ofs.protocol import (
     parse_token_answer,
     pre_issued_token,
 )
-from airflow_provider_ofs.retrying import raise_final, retry_arguments
+from airflow_provider_ofs.retrying import aretried
+from airflow_provider_ofs.shared_calls import SharedCalls
 from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
+
+#: Seconds the triggers of one event loop reuse a connection's settings instead of reading it again.
+SETTINGS_TTL = 60.0
+#: Most connections a loop's shared session keeps per TLS setting (aiohttp's default); polls beyond it
+#: wait for a free one instead of opening more (each TLS connection holds 100+ KiB of buffers).
+POOL_SIZE = 100
 
 _SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, aiohttp.ClientSession]] = (
     weakref.WeakKeyDictionary()
 )
+# Per loop: connection id -> (monotonic expiry, settings). Keyed by loop, so a new loop reads connections afresh.
+_SETTINGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[float, ConnectionSettings]]] = (
+    weakref.WeakKeyDictionary()
+)
+_SETTINGS_READS: SharedCalls[str, ConnectionSettings] = SharedCalls()
 
 
 async def aload_settings(conn_id: str, hook: Any = None) -> ConnectionSettings:
-    """Read and validate a connection without blocking the event loop (triggerer-safe)."""
+    """Read and validate a connection without blocking the event loop (triggerer-safe).
+
+    The triggers of one event loop share what was read for ``SETTINGS_TTL`` seconds, and concurrent
+    first reads share one lookup: hundreds of triggers starting together read the connection once (in
+    a triggerer, a round trip to the API server). A connection that fails validation is not kept.
+    """
+    known = _SETTINGS.setdefault(asyncio.get_running_loop(), {})
+    entry = known.get(conn_id)
+    if entry is not None and time.monotonic() < entry[0]:
+        return entry[1]
+    return await _SETTINGS_READS.run(conn_id, lambda: _read_settings(conn_id, hook, known))
+
+
+async def _read_settings(
+    conn_id: str, hook: Any, known: dict[str, tuple[float, ConnectionSettings]]
+) -> ConnectionSettings:
     from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
     conn = await get_async_connection(conn_id, hook)
-    return settings_from_connection(conn_id, conn, await get_async_extra_dejson(conn))
+    settings = settings_from_connection(conn_id, conn, await get_async_extra_dejson(conn))
+    known[conn_id] = (time.monotonic() + SETTINGS_TTL, settings)
+    return settings
 
 
 @lru_cache(maxsize=16)
@@ -77,7 +105,7 @@ def shared_session(verify: bool | str) -> aiohttp.ClientSession:
     sessions = _SESSIONS.setdefault(loop, {})
     session = sessions.get(verify)
     if session is None or session.closed:
-        connector = aiohttp.TCPConnector(ssl=_ssl_context(verify), limit=0, ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(ssl=_ssl_context(verify), limit=POOL_SIZE, ttl_dns_cache=300)
         session = aiohttp.ClientSession(connector=connector, json_serialize=None)  # type: ignore[arg-type]
         sessions[verify] = session
     return session
@@ -115,24 +143,7 @@ class AsyncESIClient:
         self.log.info("Interrupted OFS run %s of %s", batch_run_id, batch_name)
 
     async def _call(self, request: HttpRequest, subject: str) -> dict[str, Any]:
-        # Fast path: the first attempt runs without tenacity. Building an AsyncRetrying per call allocated
-        # enough to trigger full garbage collections of the triggerer's heap, which doubled the CPU per
-        # status poll (bench/RESULTS.md). A failed first attempt is handed to tenacity as its own first
-        # attempt, so the retry rule, waits, log lines and attempt budget are exactly those of retry_arguments.
-        try:
-            return await self._exchange(request)
-        except OFSSchedulerError as error:
-            first_failure: OFSSchedulerError | None = error
-        try:
-            async for attempt in AsyncRetrying(**retry_arguments(request.verb, self.settings, self.log)):
-                with attempt:
-                    if first_failure is not None:
-                        failure, first_failure = first_failure, None
-                        raise failure
-                    return await self._exchange(request)
-        except OFSSchedulerError as error:
-            raise_final(error, request, subject)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        return await aretried(lambda: self._exchange(request), request, self.settings, self.log, subject)
 
     async def _exchange(self, request: HttpRequest) -> dict[str, Any]:
         token = await self._token()
@@ -162,16 +173,20 @@ class AsyncESIClient:
 
     async def _request_token(self, refresh_token: str | None) -> Token:
         request = build_token_request(self.settings, refresh_token)
-        try:
-            async for attempt in AsyncRetrying(**retry_arguments("token", self.settings, self.log)):
-                with attempt:
-                    token = parse_token_answer(await self._send(request), self.settings)
-        except OFSSchedulerError as error:
-            raise_final(error, request, f"connection {self.settings.conn_id!r}")
+        token = await aretried(
+            lambda: self._token_answer(request),
+            request,
+            self.settings,
+            self.log,
+            f"connection {self.settings.conn_id!r}",
+        )
         await amask_secret(token.access_token)
         if token.refresh_token:
             await amask_secret(token.refresh_token)
         return token
+
+    async def _token_answer(self, request: HttpRequest) -> Token:
+        return parse_token_answer(await self._send(request), self.settings)
 
     async def _send(self, request: HttpRequest) -> HttpResponse:
         session = shared_session(self.settings.verify)

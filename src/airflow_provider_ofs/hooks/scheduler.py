@@ -6,9 +6,6 @@ from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import requests
-from tenacity import Retrying
-
 from airflow_provider_ofs._compat import BaseHook, mask_secret
 from airflow_provider_ofs.exceptions import (
     FailureKind,
@@ -37,11 +34,13 @@ from airflow_provider_ofs.protocol import (
     pre_issued_token,
     run_id_from,
 )
-from airflow_provider_ofs.retrying import raise_final, retry_arguments
+from airflow_provider_ofs.retrying import retried
 from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
 
 if TYPE_CHECKING:
+    import requests
+
     from airflow_provider_ofs.hooks.async_client import AsyncESIClient
 
 CONNECTION_TEST_RUN_ID = "AIRFLOW_CONNECTION_TEST_NO_SUCH_RUN"
@@ -102,6 +101,8 @@ class OFSSchedulerHook(BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """One keep-alive HTTP session for every call this hook makes."""
+        import requests  # not at module level: parsing a DAG file never sends a request (about 45 ms of imports)
+
         warn_if_insecure(self.settings, self.log)
         session = requests.Session()
         session.verify = self.settings.verify
@@ -203,13 +204,7 @@ class OFSSchedulerHook(BaseHook):
         return run_id
 
     def _call(self, request: HttpRequest, subject: str) -> dict[str, Any]:
-        try:
-            for attempt in Retrying(**retry_arguments(request.verb, self.settings, self.log)):
-                with attempt:
-                    return self._exchange(request)
-        except OFSSchedulerError as error:
-            raise_final(error, request, subject)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        return retried(lambda: self._exchange(request), request, self.settings, self.log, subject)
 
     def _exchange(self, request: HttpRequest) -> dict[str, Any]:
         """One ESI call with a bearer token; a 401 refreshes the token once and repeats once."""
@@ -240,18 +235,21 @@ class OFSSchedulerHook(BaseHook):
 
     def _request_token(self, refresh_token: str | None) -> Token:
         request = build_token_request(self.settings, refresh_token)
-        try:
-            for attempt in Retrying(**retry_arguments("token", self.settings, self.log)):
-                with attempt:
-                    token = parse_token_answer(self._send(request), self.settings)
-        except OFSSchedulerError as error:
-            raise_final(error, request, f"connection {self.ofs_conn_id!r}")
+        token = retried(
+            lambda: parse_token_answer(self._send(request), self.settings),
+            request,
+            self.settings,
+            self.log,
+            f"connection {self.ofs_conn_id!r}",
+        )
         mask_secret(token.access_token)
         if token.refresh_token:
             mask_secret(token.refresh_token)
         return token
 
     def _send(self, request: HttpRequest) -> HttpResponse:
+        import requests  # not at module level (see ``session``); after the first call a look-up in sys.modules
+
         try:
             answer = self.session.post(
                 request.url,

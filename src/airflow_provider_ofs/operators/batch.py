@@ -28,7 +28,6 @@ from airflow_provider_ofs.protocol import (
     require_name,
     wire_batch_type,
 )
-from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
 from airflow_provider_ofs.watching import (
     DONE_WITHOUT_FAILURE,
     STILL_RUNNING,
@@ -148,6 +147,9 @@ class OFSBatchRunWaitingOperator(BaseOperator):
             time.sleep(self.poll_interval if deadline is None else max(0.0, min(self.poll_interval, deadline - now)))
 
     def _defer(self, run_id: str, *, restarts_done: int, deadline: float | None, waiting_since: float) -> NoReturn:
+        # Imported here: the trigger module loads Airflow's trigger base (about 10 ms) that parsing a DAG does not need.
+        from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
+
         trigger = OFSBatchRunTrigger(
             batch_run_id=run_id,
             ofs_conn_id=self.ofs_conn_id,

@@ -11,7 +11,6 @@ from typing import Any
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.protocol import require_name
-from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
 from airflow_provider_ofs.watching import (
     EventStatus,
     RunProgress,
@@ -85,6 +84,8 @@ class OFSBatchRunSensor(BaseSensorOperator):
             return super().execute(context)
         if self.poke(context):  # already over: no need to occupy the triggerer
             return None
+        from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger  # only when deferring (see operators)
+
         ti = context.get("ti")
         started = getattr(ti, "start_date", None)
         now = time.time()

@@ -577,7 +577,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def may_retry(error: BaseException, verb: str) -> bool:
-    """The retry rule of SPEC §6, for both transports.
+    """The retry rule (README, "Retries and idempotency"), for both transports.
 
     A status poll is retried on every transient failure; a call that may start, stop or change a run only
     when the server certainly did not process it (no connection, 429, 503).

@@ -1,4 +1,4 @@
-"""The retry policy of SPEC §6 run by tenacity, the same for the sync hook and the async client."""
+"""The retry policy (README, "Retries and idempotency") run by tenacity, the same for the sync hook and the async client."""
 
 from __future__ import annotations
 

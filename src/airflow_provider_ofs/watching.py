@@ -41,7 +41,7 @@ class Assessment:
 
 
 def assess(status: RunStatus, tasks: Sequence[str] | None = None) -> Assessment:
-    """Decide from a status whether to keep waiting, succeed or fail (SPEC §1).
+    """Decide from a status whether to keep waiting, succeed or fail (the status-code table of the README).
 
     Without ``tasks`` the run's own state decides: successful (or excluded) succeeds; failed,
     interrupted or aborted fails; not started, ongoing or held keeps waiting. With ``tasks`` (the

@@ -1,4 +1,4 @@
-"""The retry rule of SPEC §6: which failures each verb may repeat, how long to wait, and the final error."""
+"""The retry rule: which failures each verb may repeat, how long to wait, and the final error."""
 
 from __future__ import annotations
 

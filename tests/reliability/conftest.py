@@ -30,7 +30,7 @@ def fault_matrix_results(pytestconfig: pytest.Config) -> dict[tuple[str, str], R
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the observed fault matrix (unexpected cells in bold, with what SPEC §6 expects)."""
+    """Print the observed fault matrix (unexpected cells in bold, with what the retry rules expect)."""
     results = terminalreporter.config.stash.get(_MATRIX_KEY, None)
     if not results:
         return

@@ -1,4 +1,4 @@
-"""The fault matrix of SPEC §6: each ESI call, each simulator fault, and how the call must end.
+"""The fault matrix of the retry rules: each ESI call, each simulator fault, and how the call must end.
 
 Pure data and rendering (no I/O): the tests in ``test_fault_matrix.py`` play every cell against the
 simulator and compare what happened with ``expected``; ``render`` draws the table that the test run
@@ -52,7 +52,7 @@ class Fault:
     :param expire_tokens: every issued access token stops working (ESI answers 401).
     :param revoke_refresh_tokens: every issued refresh token stops working (IAM answers invalid_grant).
     :param processed: the server acts on the request although the client sees the fault.
-    :param never_processed_and_says_so: the client can tell that the request was not acted on (SPEC §6).
+    :param never_processed_and_says_so: the client can tell that the request was not acted on (the retry rules).
     """
 
     key: str
@@ -129,7 +129,7 @@ FAULTS = [
 
 
 def expected(call: Call, fault: Fault) -> Result:
-    """SPEC §6 for one cell.
+    """The retry rules for one cell.
 
     A status poll is retried on every transient failure. A call that creates or changes a run is
     repeated only when the request certainly was not processed (429, 503, a token problem before the

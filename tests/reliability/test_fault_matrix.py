@@ -2,7 +2,7 @@
 
 Each cell prepares the run the call needs, arms one fault, makes the call once (as one task try
 would) and compares the outcome and the number of runs the call created or changed on the server
-with ``fault_matrix.expected`` (SPEC §6). The observed table is printed at the end of the test run;
+with ``fault_matrix.expected`` (the retry rules). The observed table is printed at the end of the test run;
 ``docs/fault-matrix.md`` keeps the expected one (regenerate: ``OFS_WRITE_FAULT_MATRIX=1 pytest
 tests/reliability/test_fault_matrix.py``).
 """

@@ -51,7 +51,7 @@ class OFSSchedulerHook(BaseHook):
 
     Reads an ``ofs_scheduler`` connection, gets OAuth tokens from Oracle IAM (password grant, refresh
     grant, or the connection's pre-issued ``access_token``), caches them per process and retries as
-    SPEC §6 says. Coroutines ``aget_status``/``ainterrupt`` do the same on an event loop (triggers).
+    the README's "Retries and idempotency" says. Coroutines ``aget_status``/``ainterrupt`` do the same on an event loop (triggers).
 
     :param ofs_conn_id: the Airflow connection to use (type ``ofs_scheduler``).
     """

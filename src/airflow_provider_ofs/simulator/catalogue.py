@@ -1,6 +1,6 @@
 """The simulator's catalogue: which batches and groups exist, their tasks, and preset faults.
 
-Shape (SPEC §5), as JSON or YAML::
+Shape (docs/simulator.md), as JSON or YAML::
 
     {"batches": {"DAILY_LOAD": {"tasks": [{"code": "T1", "seconds": 1.5, "outcome": "success"}],
                                 "rerun_keeps_run_id": false, "start_delay": 0}},

@@ -56,7 +56,7 @@ class OFSBatchRunTrigger(BaseTrigger):
     It never triggers, restarts or reruns anything: after a triggerer restart it is rebuilt from
     ``serialize()`` and goes on watching the same run id. Status calls go through
     ``OFSSchedulerHook.aget_status`` (the loop's shared keep-alive session, the process's token cache,
-    the retry rules of SPEC §6). When the hook gives up (retry budget spent, authentication refused,
+    the provider's retry rules). When the hook gives up (retry budget spent, authentication refused,
     an undocumented code) the trigger yields an ``error`` event: the run may still be going, and a
     durable retry of the task reconnects to it.
 

@@ -1,4 +1,4 @@
-"""The retry policy (README, "Retries and idempotency") run by tenacity, the same for the sync hook and the async client."""
+"""The retry policy (README, "Retries and idempotency") run by tenacity, the same for sync and async calls."""
 
 from __future__ import annotations
 

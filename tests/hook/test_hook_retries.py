@@ -1,4 +1,4 @@
-"""Retries of the sync hook (the retry rules): status polls recover; mutating calls repeat only what was not processed."""
+"""Retries of the sync hook: status polls recover; mutating calls repeat only what was not processed."""
 
 from __future__ import annotations
 

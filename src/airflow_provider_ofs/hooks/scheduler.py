@@ -51,7 +51,8 @@ class OFSSchedulerHook(BaseHook):
 
     Reads an ``ofs_scheduler`` connection, gets OAuth tokens from Oracle IAM (password grant, refresh
     grant, or the connection's pre-issued ``access_token``), caches them per process and retries as
-    the README's "Retries and idempotency" says. Coroutines ``aget_status``/``ainterrupt`` do the same on an event loop (triggers).
+    the README's "Retries and idempotency" says. Coroutines ``aget_status``/``ainterrupt`` do the same
+    on an event loop (triggers).
 
     :param ofs_conn_id: the Airflow connection to use (type ``ofs_scheduler``).
     """

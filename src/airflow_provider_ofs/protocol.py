@@ -509,8 +509,14 @@ def run_id_from(envelope: Mapping[str, Any], verb: str) -> str:
     return run_id.strip()
 
 
+# The code texts every status answer is made of, read with one lookup (a poll reads one per task).
+_STATE_BY_TEXT = {str(state.value): state for state in RunState}
+
+
 def parse_state(value: Any, what: str) -> RunState:
     """A run or task state from its code; an undocumented code is an error that names it (ESI-NOTES 11)."""
+    if type(value) is str and value in _STATE_BY_TEXT:
+        return _STATE_BY_TEXT[value]
     code = parse_code(value, what)
     try:
         return RunState(code)

@@ -675,6 +675,31 @@ def pre_issued_token(settings: ConnectionSettings) -> Token:
     return Token(access_token=settings.access_token, expires_at=float("inf"), refresh_at=float("inf"))
 
 
+def token_source(settings: ConnectionSettings, stale: Token | None) -> Token | tuple[str | None, ...]:
+    """Where a new token comes from, for both transports.
+
+    The connection's pre-issued token, as is (refused once, it is an error: nothing can renew it); or
+    the IAM grants to try in order, each a refresh token or ``None`` for the password grant: the stale
+    token's refresh grant first when it has one, then the password grant if IAM refuses it.
+    """
+    if settings.access_token:
+        if stale is not None:
+            raise unauthorized(settings, "call")
+        return pre_issued_token(settings)
+    if stale is not None and stale.refresh_token:
+        return (stale.refresh_token, None)
+    return (None,)
+
+
+def unauthorized(settings: ConnectionSettings, verb: str) -> OFSAuthenticationError:
+    """ESI refused the bearer token twice in a row (ESI-NOTES 13)."""
+    source = "pre-issued access_token" if settings.access_token else "token just obtained from IAM"
+    return OFSAuthenticationError(
+        f"ESI {verb}: HTTP 401, the {source} of connection {settings.conn_id!r} was refused "
+        f"(check that the IAM user may call the External Scheduler Interface)"
+    )
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every secret in a text (for messages built from server answers)."""
     for secret in secrets:

@@ -18,6 +18,7 @@ from airflow_provider_ofs.protocol import (
     parse_token_answer,
     pre_issued_token,
     redact,
+    token_source,
 )
 from airflow_provider_ofs.tokens import TokenCache
 from tests.core.factory import CONN_ID, make_settings
@@ -182,6 +183,26 @@ def test_pre_issued_token_is_never_refreshed():
     assert token.access_token == "pre-issued"
     assert token.refresh_token is None
     assert token.is_fresh(NOW * 1000)
+
+
+def test_token_source_tries_the_refresh_grant_first_then_the_password_grant():
+    settings = make_settings()
+    stale = Token(access_token="old", expires_at=NOW, refresh_token="refresh-1", refresh_at=NOW)
+
+    assert token_source(settings, None) == (None,)
+    assert token_source(settings, stale) == ("refresh-1", None)
+    assert token_source(settings, Token(access_token="old", expires_at=NOW, refresh_at=NOW)) == (None,)
+
+
+def test_token_source_hands_out_a_pre_issued_token_and_refuses_to_renew_it():
+    settings = make_settings(access_token="pre-issued")
+
+    first = token_source(settings, None)
+    assert isinstance(first, Token)
+    assert first.access_token == "pre-issued"
+    with pytest.raises(OFSAuthenticationError, match="pre-issued access_token") as refused:
+        token_source(settings, first)
+    assert "pre-issued" not in str(refused.value).replace("pre-issued access_token", "")
 
 
 def test_token_repr_shows_no_token():

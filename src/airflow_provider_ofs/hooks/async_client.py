@@ -24,10 +24,10 @@ from airflow_provider_ofs.exceptions import (
     OFSAuthenticationError,
 )
 from airflow_provider_ofs.hooks.scheduler import (
+    REFRESH_REFUSED,
     settings_from_connection,
     tls_error,
     transport_error,
-    unauthorized,
     warn_if_insecure,
 )
 from airflow_provider_ofs.protocol import (
@@ -42,7 +42,8 @@ from airflow_provider_ofs.protocol import (
     decode_answer,
     parse_status,
     parse_token_answer,
-    pre_issued_token,
+    token_source,
+    unauthorized,
 )
 from airflow_provider_ofs.retrying import aretried
 from airflow_provider_ofs.shared_calls import SharedCalls
@@ -160,16 +161,16 @@ class AsyncESIClient:
         return token if token is not None else await TOKEN_CACHE.aget(self.settings.cache_key, self._fetch_token)
 
     async def _fetch_token(self, stale: Token | None) -> Token:
-        if self.settings.access_token:
-            if stale is not None:
-                raise unauthorized(self.settings, "call")
-            return pre_issued_token(self.settings)
-        if stale is not None and stale.refresh_token:
+        source = token_source(self.settings, stale)
+        if isinstance(source, Token):
+            return source
+        *refusable, last = source
+        for refresh_token in refusable:
             try:
-                return await self._request_token(stale.refresh_token)
+                return await self._request_token(refresh_token)
             except OFSAuthenticationError:
-                self.log.info("IAM refused the refresh token of %r; using the password grant", self.settings.conn_id)
-        return await self._request_token(None)
+                self.log.info(REFRESH_REFUSED, self.settings.conn_id)
+        return await self._request_token(last)
 
     async def _request_token(self, refresh_token: str | None) -> Token:
         request = build_token_request(self.settings, refresh_token)

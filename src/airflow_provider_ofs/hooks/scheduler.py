@@ -31,8 +31,9 @@ from airflow_provider_ofs.protocol import (
     decode_answer,
     parse_status,
     parse_token_answer,
-    pre_issued_token,
     run_id_from,
+    token_source,
+    unauthorized,
 )
 from airflow_provider_ofs.retrying import retried
 from airflow_provider_ofs.states import RunStatus
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_ofs.hooks.async_client import AsyncESIClient
 
+#: Logged when IAM refuses a refresh token and the password grant is tried instead.
+REFRESH_REFUSED = "IAM refused the refresh token of %r; using the password grant"
 CONNECTION_TEST_RUN_ID = "AIRFLOW_CONNECTION_TEST_NO_SUCH_RUN"
 
 
@@ -222,17 +225,16 @@ class OFSSchedulerHook(BaseHook):
         return TOKEN_CACHE.get(self.settings.cache_key, self._fetch_token)
 
     def _fetch_token(self, stale: Token | None) -> Token:
-        settings = self.settings
-        if settings.access_token:
-            if stale is not None:
-                raise unauthorized(settings, "call")
-            return pre_issued_token(settings)
-        if stale is not None and stale.refresh_token:
+        source = token_source(self.settings, stale)
+        if isinstance(source, Token):
+            return source
+        *refusable, last = source
+        for refresh_token in refusable:
             try:
-                return self._request_token(stale.refresh_token)
+                return self._request_token(refresh_token)
             except OFSAuthenticationError:
-                self.log.info("IAM refused the refresh token of %r; using the password grant", self.ofs_conn_id)
-        return self._request_token(None)
+                self.log.info(REFRESH_REFUSED, self.ofs_conn_id)
+        return self._request_token(last)
 
     def _request_token(self, refresh_token: str | None) -> Token:
         request = build_token_request(self.settings, refresh_token)
@@ -320,12 +322,3 @@ def warn_if_insecure(settings: ConnectionSettings, log: Any) -> None:
             settings.conn_id,
             settings.base_url,
         )
-
-
-def unauthorized(settings: ConnectionSettings, verb: str) -> OFSAuthenticationError:
-    """ESI refused the bearer token twice in a row (ESI-NOTES 13)."""
-    source = "pre-issued access_token" if settings.access_token else "token just obtained from IAM"
-    return OFSAuthenticationError(
-        f"ESI {verb}: HTTP 401, the {source} of connection {settings.conn_id!r} was refused "
-        f"(check that the IAM user may call the External Scheduler Interface)"
-    )

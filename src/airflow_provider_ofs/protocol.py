@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
@@ -142,7 +143,7 @@ class ConnectionSettings:
             retry_wait=_positive_number(conn_id, "retry_wait", extra.get("retry_wait"), DEFAULT_RETRY_WAIT),
         )
 
-    @property
+    @cached_property
     def cache_key(self) -> str:
         """Identity of the credentials, for the per-process token cache; a digest, so it holds no secret."""
         identity = "\0".join(
@@ -239,11 +240,14 @@ def esi_headers(settings: ConnectionSettings) -> dict[str, str]:
     }
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: ``json.dumps`` builds one per call
+
+
 def _esi_request(settings: ConnectionSettings, verb: Verb, body: Mapping[str, Any]) -> HttpRequest:
     return HttpRequest(
         url=settings.base_url + ESI_PATH + verb.value,
         headers=esi_headers(settings),
-        body=json.dumps(body, separators=(",", ":")).encode(),
+        body=_COMPACT_JSON.encode(body).encode(),
         verb=verb.value,
     )
 
@@ -509,14 +513,12 @@ def run_id_from(envelope: Mapping[str, Any], verb: str) -> str:
     return run_id.strip()
 
 
-# The code texts every status answer is made of, read with one lookup (a poll reads one per task).
+# The code texts every status answer is made of (a poll reads one per task).
 _STATE_BY_TEXT = {str(state.value): state for state in RunState}
 
 
 def parse_state(value: Any, what: str) -> RunState:
     """A run or task state from its code; an undocumented code is an error that names it (ESI-NOTES 11)."""
-    if type(value) is str and value in _STATE_BY_TEXT:
-        return _STATE_BY_TEXT[value]
     code = parse_code(value, what)
     try:
         return RunState(code)
@@ -532,29 +534,40 @@ def parse_status(envelope: Mapping[str, Any], batch_run_id: str) -> RunStatus:
     where = f"ESI status of run {run_id}"
     if "batchStatusCode" not in envelope:
         raise OFSTransportError(f"{where}: the answer has no batchStatusCode", kind=FailureKind.MALFORMED)
-    state = parse_state(envelope["batchStatusCode"], f"{where}: batchStatusCode")
     tasks = [
-        TaskStatus(
-            task_code=str(_field(item, "taskCode", where)),
-            state=parse_state(_field(item, "statusCode", where), f"{where}: task {item.get('taskCode')}"),
-        )
+        TaskStatus(*_entry(item, "taskCode", "statusCode", where, "task"))
         for item in _list(envelope, "taskStatusList", where)
     ]
     children = [
-        RunStatus(
-            run_id=str(_field(item, "batchRunId", where)),
-            state=parse_state(_field(item, "batchStatusCode", where), f"{where}: child run {item.get('batchRunId')}"),
-            state_text=str(item.get("batchStatus") or ""),
-        )
+        RunStatus(*_entry(item, "batchRunId", "batchStatusCode", where, "child run"), state_text=_text(item))
         for item in _list(envelope, "batchList", where)
     ]
     return RunStatus(
         run_id=run_id,
-        state=state,
+        state=_state(envelope["batchStatusCode"], where, "batchStatusCode"),
         tasks=tasks,
         children=children,
-        state_text=str(envelope.get("batchStatus") or ""),
+        state_text=_text(envelope),
     )
+
+
+def _state(code: Any, where: str, *what: object) -> RunState:
+    # One lookup for the code texts answers are made of; the message naming the code is built only when needed.
+    state = _STATE_BY_TEXT.get(code) if type(code) is str else None
+    return state if state is not None else parse_state(code, f"{where}: {' '.join(map(str, what))}")
+
+
+def _entry(item: Mapping[str, Any], name_key: str, code_key: str, where: str, kind: str) -> tuple[str, RunState]:
+    """The name and state of one task or child run of a status answer."""
+    try:
+        name, code = item[name_key], item[code_key]
+    except KeyError as missing:
+        raise OFSTransportError(f"{where}: an entry lacks {missing.args[0]}", kind=FailureKind.MALFORMED) from None
+    return str(name), _state(code, where, kind, name)
+
+
+def _text(item: Mapping[str, Any]) -> str:
+    return str(item.get("batchStatus") or "")
 
 
 def _list(envelope: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
@@ -564,12 +577,6 @@ def _list(envelope: Mapping[str, Any], key: str, where: str) -> list[Mapping[str
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
         raise OFSTransportError(f"{where}: {key} is not a list of objects", kind=FailureKind.MALFORMED)
     return value
-
-
-def _field(item: Mapping[str, Any], key: str, where: str) -> Any:
-    if key not in item:
-        raise OFSTransportError(f"{where}: an entry lacks {key}", kind=FailureKind.MALFORMED)
-    return item[key]
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -93,20 +93,25 @@ class RunProgress:
         self._held: list[str] = []
 
     def update(self, status: RunStatus) -> list[str]:
-        """Log lines for what changed since the previous status of this run (none when nothing did)."""
-        lines: list[str] = []
+        """Log lines for what changed since the previous status of this run (none when nothing did).
+
+        One line names the run's new state and the tasks (or child runs) whose state changed; a second
+        one says which work is held, when that changed.
+        """
         if status.run_id != self.run_id:
             self.run_id, self.last_state, self._parts, self._held = status.run_id, None, {}, []
+        changes: list[str] = []
         if status.state is not self.last_state:
             text = f" [{status.state_text}]" if status.state_text else ""
-            lines.append(f"OFS run {status.run_id}: {status.state.describe()}{text}")
+            changes.append(f"{status.state.describe()}{text}")
             self.last_state = status.state
         parts = {task.task_code: task.state for task in status.tasks}
         parts.update({f"child run {child.run_id}": child.state for child in status.children})
         changed = [f"{name} {state.name}" for name, state in parts.items() if self._parts.get(name) is not state]
         if changed:
-            lines.append(f"OFS run {status.run_id}: {', '.join(changed)}")
+            changes.append(", ".join(changed))
         self._parts = parts
+        lines = [f"OFS run {status.run_id}: {'; '.join(changes)}"] if changes else []
         held = status.held_tasks
         if held and held != self._held:
             lines.append(held_line(status.run_id, held))

@@ -76,10 +76,12 @@ def test_progress_logs_a_state_change_once_and_nothing_when_nothing_changed():
     first = progress.update(batch(RunState.ONGOING, A=RunState.ONGOING, B=RunState.NOT_STARTED))
     again = progress.update(batch(RunState.ONGOING, A=RunState.ONGOING, B=RunState.NOT_STARTED))
     later = progress.update(batch(RunState.ONGOING, A=RunState.SUCCESSFUL, B=RunState.ONGOING))
+    ended = progress.update(batch(RunState.FAILED, A=RunState.SUCCESSFUL, B=RunState.ONGOING))
 
-    assert first == ["OFS run R1: ONGOING (code 2: Ongoing)", "OFS run R1: A ONGOING, B NOT_STARTED"]
+    assert first == ["OFS run R1: ONGOING (code 2: Ongoing); A ONGOING, B NOT_STARTED"]
     assert again == []
     assert later == ["OFS run R1: A SUCCESSFUL, B ONGOING"]
+    assert ended == ["OFS run R1: FAILED (code -1: Failure)"]
 
 
 def test_progress_says_once_which_tasks_are_held():

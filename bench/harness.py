@@ -101,12 +101,12 @@ class Scenario:
     @property
     def cpu_us_per_poll(self) -> float:
         """Client CPU (all threads) per status poll, in microseconds."""
-        return self.result["cpu_s"] / max(1, self.polls) * 1e6
+        return float(self.result["cpu_s"]) / max(1, self.polls) * 1e6
 
     @property
     def growth_per_run_kb(self) -> float:
         """Peak RSS growth while watching, per watched run, in KiB."""
-        return (self.result["rss_peak"] - self.result["rss_before"]) / self.result["n"] / 1024
+        return float(self.result["rss_peak"] - self.result["rss_before"]) / float(self.result["n"]) / 1024
 
 
 def run_scenario(server: BenchServer, airflow_home: str, client: str, tag: str, **options: Any) -> Scenario:
@@ -137,3 +137,11 @@ def run_scenario(server: BenchServer, airflow_home: str, client: str, tag: str, 
     after = server.stats()
     counts = {key: after.get(key, 0) - before.get(key, 0) for key in after}
     return Scenario(client, transport, json.loads(lines[-1].split(" ", 1)[1]), counts)
+
+
+def median_scenario(scenarios: list[Scenario]) -> Scenario:
+    """The run with the median CPU per poll (the lower middle of an even count); a failed run if any failed."""
+    failed = [s for s in scenarios if s.error]
+    if failed:
+        return failed[0]
+    return sorted(scenarios, key=lambda s: s.cpu_us_per_poll)[(len(scenarios) - 1) // 2]

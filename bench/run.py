@@ -26,11 +26,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as ``python bench/run.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import ROOT, Scenario, base_env, bench_server, run_scenario
+from bench.harness import ROOT, Scenario, base_env, bench_server, median_scenario, run_scenario
 from bench.imports import ImportCost, measure_imports
 from bench.report import machine_info, render, write_plot, write_results
 
-WATCHERS = ("floor", "provider", "http-event")
+#: The two watchers whose ratio is the headline goal: measured ``Plan.rounds`` times each, alternately.
+PAIRED = ("floor", "provider")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Plan:
     import_repeats: int
     rate: float
     tls: bool = True
+    rounds: int = 1
 
     def interval(self, n: int) -> float:
         """Seconds between one watcher's polls: keeps the server near ``rate`` polls/s at any N."""
@@ -54,9 +56,10 @@ def plan_from(args: argparse.Namespace) -> Plan:
     """The plan the command line asks for (``--quick`` shrinks everything)."""
     if args.quick:
         n = args.n or 50
-        return Plan(n, args.polls or 5, 200, tuple(args.scale or (10, 50, 200)), 1, 800.0, not args.no_tls)
+        return Plan(n, args.polls or 5, 200, tuple(args.scale or (10, 50, 200)), 1, 800.0, not args.no_tls, 1)
     n = args.n or 300
-    return Plan(n, args.polls or 20, 1000, tuple(args.scale or (10, 100, 1000)), 3, 800.0, not args.no_tls)
+    scale = tuple(args.scale or (10, 100, 1000))
+    return Plan(n, args.polls or 20, 1000, scale, 3, 800.0, not args.no_tls, args.rounds or 3)
 
 
 def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
@@ -68,6 +71,7 @@ def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
 
     certfile, keyfile = make_self_signed_cert(certdir)
     watch: list[Scenario] = []
+    rounds: list[Scenario] = []
     setup: list[Scenario] = []
     sync: list[Scenario] = []
     scale: list[Scenario] = []
@@ -75,22 +79,27 @@ def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
     for cert, key in transports:
         with bench_server(cert, key) as server:
             name = "TLS" if cert else "HTTP"
-            for client in WATCHERS:
-                say(f"[1] {name}: {plan.n} x {client} watchers, {plan.polls} polls each ...", flush=True)
-                interval = plan.interval(plan.n)
-                tag = f"w-{name}-{client}"
-                watch.append(run_scenario(server, home, client, tag, n=plan.n, polls=plan.polls, interval=interval))
+            every = {"n": plan.n, "interval": plan.interval(plan.n)}
+            # Floor and provider alternate, so that both see the same noise; the median run of each is kept.
+            say(f"[1] {name}: {plan.n} watchers x {plan.polls} polls, {plan.rounds} round(s) of {PAIRED} ...")
+            paired = [
+                run_scenario(server, home, client, f"w-{name}-{client}-{i}", polls=plan.polls, **every)
+                for i in range(plan.rounds)
+                for client in PAIRED
+            ]
+            rounds += paired
+            watch += [median_scenario([s for s in paired if s.client == client]) for client in PAIRED]
+            say(f"[1] {name}: {plan.n} x http-event watchers ...", flush=True)
+            watch.append(run_scenario(server, home, "http-event", f"w-{name}-http-event", polls=plan.polls, **every))
             if cert is None and plan.polls > 1:
-                for client in ("floor", "provider"):
-                    say(f"[1] {name}: {plan.n} x {client} watchers, 1 poll each (set-up cost) ...", flush=True)
-                    tag = f"one-{client}"
-                    setup.append(run_scenario(server, home, client, tag, n=plan.n, polls=1, interval=interval))
+                say(f"[1] {name}: runs of 1 poll (set-up cost per watcher) ...", flush=True)
+                setup += [run_scenario(server, home, client, f"one-{client}", polls=1, **every) for client in PAIRED]
             for client in ("sync-floor", "sync-provider"):
                 say(f"[2] {name}: {plan.calls} x {client} ...", flush=True)
                 sync.append(run_scenario(server, home, client, f"s-{name}-{client}", calls=plan.calls))
             if cert is None:
                 for n in plan.scale:
-                    for client in ("floor", "provider"):
+                    for client in PAIRED:
                         say(f"[4] HTTP: scale N={n} {client} ...", flush=True)
                         tag = f"c-{n}-{client}"
                         scale.append(
@@ -98,7 +107,15 @@ def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
                         )
     say(f"[3] import cost ({plan.import_repeats} runs each) ...", flush=True)
     imports: list[ImportCost] = measure_imports(base_env(home), ROOT, plan.import_repeats)
-    return {"plan": plan, "watch": watch, "setup": setup, "sync": sync, "scale": scale, "imports": imports}
+    return {
+        "plan": plan,
+        "watch": watch,
+        "rounds": rounds,
+        "setup": setup,
+        "sync": sync,
+        "scale": scale,
+        "imports": imports,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--polls", type=int, help="status polls until a run ends (default 20; quick 5)")
     parser.add_argument("--scale", type=int, nargs="+", help="N values of the scale curve (default 10 100 1000)")
     parser.add_argument("--quick", action="store_true", help="a small run (about a minute)")
+    parser.add_argument("--rounds", type=int, help="runs of floor and provider in section 1; medians kept (3)")
     parser.add_argument("--no-tls", action="store_true", help="skip the TLS half of sections 1 and 2")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md", help="results file to update")
     parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "scale_curve.png", help="scale curve PNG")

@@ -37,10 +37,13 @@ def test_top_level_errors_load_on_first_use_and_are_airflow_exceptions() -> None
     assert airflow_provider_ofs.OFSNotOngoingError.code == -8
 
 
-def test_operator_module_does_not_load_the_async_client_or_the_simulator() -> None:
+def test_operator_module_does_not_load_the_hook_the_async_client_or_the_simulator() -> None:
+    # A DAG file is parsed again and again; the hook and the wire protocol load when a task runs.
     loaded = loaded_after(
         "import airflow_provider_ofs.operators.batch, airflow_provider_ofs.sensors.batch",
         "aiohttp",
+        "airflow_provider_ofs.hooks.scheduler",
+        "airflow_provider_ofs.protocol",
         "airflow_provider_ofs.hooks.async_client",
         "airflow_provider_ofs.simulator.server",
     )

@@ -9,11 +9,11 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_ofs.arguments import encode_dynamic_params
 from airflow_provider_ofs.exceptions import OFSSchedulerError
 from airflow_provider_ofs.protocol import (
     HttpResponse,
     decode_answer,
-    encode_dynamic_params,
     parse_status,
     parse_token_answer,
     run_id_from,

@@ -7,16 +7,8 @@ import json
 
 import pytest
 
-from airflow_provider_ofs.protocol import (
-    Verb,
-    build_run_action,
-    build_status,
-    build_trigger,
-    encode_dynamic_params,
-    join_codes,
-    mis_date_text,
-    wire_batch_type,
-)
+from airflow_provider_ofs.arguments import encode_dynamic_params, join_codes, mis_date_text, wire_batch_type
+from airflow_provider_ofs.protocol import Verb, build_run_action, build_status, build_trigger
 from tests.core.factory import make_settings
 
 ESI = "https://tenant.example.com/app/SchedulerService/rest-api/v1/external/"

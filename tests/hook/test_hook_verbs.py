@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_ofs.arguments import encode_dynamic_params
 from airflow_provider_ofs.exceptions import (
     OFSInvalidArgumentsError,
     OFSInvalidHeadersError,
@@ -11,7 +12,6 @@ from airflow_provider_ofs.exceptions import (
     OFSNotOngoingError,
     OFSObjectNotFoundError,
 )
-from airflow_provider_ofs.protocol import encode_dynamic_params
 from airflow_provider_ofs.states import RunState
 from tests.hook.conftest import CATALOGUE, wait_until_finished
 

@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import BaseHook, mask_secret
+from airflow_provider_ofs.arguments import DEFAULT_CONN_ID
 from airflow_provider_ofs.exceptions import (
     FailureKind,
     OFSAlreadyInterruptedError,
@@ -61,7 +62,7 @@ class OFSSchedulerHook(BaseHook):
     """
 
     conn_name_attr = "ofs_conn_id"
-    default_conn_name = "ofs_scheduler_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "ofs_scheduler"
     hook_name = "OFS External Scheduler"
 
@@ -124,7 +125,7 @@ class OFSSchedulerHook(BaseHook):
     ) -> str:
         """Start a batch (``batch_type="batch"``) or batch group (``"group"``); return the new run id.
 
-        ``dynamic_params`` is the ``dynamicParamList`` JSON string (see ``protocol.encode_dynamic_params``).
+        ``dynamic_params`` is the ``dynamicParamList`` JSON string (see ``arguments.encode_dynamic_params``).
         """
         request = build_trigger(self.settings, batch_name, batch_type, excluded_tasks, held_tasks, dynamic_params)
         run_id = run_id_from(self._call(request, subject=f"{batch_type} {batch_name}"), Verb.TRIGGER.value)

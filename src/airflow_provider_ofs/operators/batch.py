@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from functools import cached_property
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow_provider_ofs._compat import (
     HAS_TASK_STATE_STORE,
@@ -15,18 +15,18 @@ from airflow_provider_ofs._compat import (
     ResumableJobMixin,
     default_deferrable,
 )
-from airflow_provider_ofs.exceptions import (
-    OFSNotOngoingError,
-    OFSObjectNotFoundError,
-    OFSRunTimeoutError,
-)
-from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
-from airflow_provider_ofs.protocol import (
+from airflow_provider_ofs.arguments import (
+    DEFAULT_CONN_ID,
     encode_dynamic_params,
     join_codes,
     mis_date_text,
     require_name,
     wire_batch_type,
+)
+from airflow_provider_ofs.exceptions import (
+    OFSNotOngoingError,
+    OFSObjectNotFoundError,
+    OFSRunTimeoutError,
 )
 from airflow_provider_ofs.watching import (
     DONE_WITHOUT_FAILURE,
@@ -42,6 +42,9 @@ from airflow_provider_ofs.watching import (
     seconds,
     wait_deadline,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 
 #: XCom key of the run id, pushed as soon as the run exists (before waiting); ``return_value`` holds it at the end.
 XCOM_RUN_ID_KEY = "batch_run_id"
@@ -79,7 +82,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         deferrable: bool | None = None,
         max_restarts: int = 0,
         interrupt_on_kill: bool = True,
-        ofs_conn_id: str = OFSSchedulerHook.default_conn_name,
+        ofs_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -99,7 +102,9 @@ class OFSBatchRunWaitingOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> OFSSchedulerHook:
-        """The hook for ``ofs_conn_id``."""
+        """The hook for ``ofs_conn_id`` (loaded here: parsing a DAG file needs neither it nor the protocol)."""
+        from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+
         return OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id)
 
     # ---------------------------------------------------------------------------------------- waiting
@@ -448,7 +453,7 @@ class OFSInterruptBatchOperator(BaseOperator):
         *,
         batch_name: str,
         batch_run_id: str,
-        ofs_conn_id: str = OFSSchedulerHook.default_conn_name,
+        ofs_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -461,6 +466,8 @@ class OFSInterruptBatchOperator(BaseOperator):
 
     def execute(self, context: Context) -> str:
         """Interrupt the run."""
+        from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+
         OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id).interrupt(self.batch_name, self.batch_run_id)
         return self.batch_run_id
 

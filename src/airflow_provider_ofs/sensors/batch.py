@@ -6,11 +6,10 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
-from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
-from airflow_provider_ofs.protocol import require_name
+from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, require_name
 from airflow_provider_ofs.watching import (
     EventStatus,
     RunProgress,
@@ -22,6 +21,9 @@ from airflow_provider_ofs.watching import (
     run_failed_error,
     wait_deadline,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 
 
 class OFSBatchRunSensor(BaseSensorOperator):
@@ -52,7 +54,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         tasks: Sequence[str] | None = None,
         deferrable: bool | None = None,
         poll_interval: float | timedelta = 30.0,
-        ofs_conn_id: str = OFSSchedulerHook.default_conn_name,
+        ofs_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", required_seconds("poll_interval", poll_interval))
@@ -68,7 +70,9 @@ class OFSBatchRunSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> OFSSchedulerHook:
-        """The hook for ``ofs_conn_id``."""
+        """The hook for ``ofs_conn_id`` (loaded here: parsing a DAG file needs neither it nor the protocol)."""
+        from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+
         return OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id)
 
     def _watched_tasks(self) -> list[str] | None:

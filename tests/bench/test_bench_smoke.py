@@ -10,8 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import bench_server, run_scenario  # noqa: E402
-from bench.report import BEGIN, END, render, write_plot, write_results  # noqa: E402
+from bench.harness import Scenario, bench_server, median_scenario, run_scenario  # noqa: E402
+from bench.report import BEGIN, END, round_ratios, render, write_plot, write_results  # noqa: E402
 from bench.run import Plan, run  # noqa: E402
 
 from airflow_provider_ofs._compat import airflow_version  # noqa: E402
@@ -74,3 +74,20 @@ def test_a_failing_scenario_is_reported_not_raised(tmp_path):
     with bench_server() as server:
         scenario = run_scenario(server, str(tmp_path), "floor", "bad", n=1, polls=0, interval="not-a-number")
     assert scenario.error
+
+
+def _run(client: str, cpu_s: float, error: str = "") -> Scenario:
+    return Scenario(client, "HTTP", {"cpu_s": cpu_s}, {"status_polls": 1000}, error)
+
+
+def test_the_median_round_is_kept_and_a_failed_round_is_not_hidden():
+    rounds = [_run("floor", 0.5), _run("floor", 0.3), _run("floor", 0.9)]
+    assert median_scenario(rounds).result["cpu_s"] == 0.5
+    assert median_scenario([*rounds, _run("floor", 0.1)]).result["cpu_s"] == 0.3
+    assert median_scenario([*rounds, _run("floor", 0.0, error="boom")]).error == "boom"
+
+
+def test_report_shows_the_ratio_of_every_round():
+    rounds = [_run("floor", 0.4), _run("provider", 0.5), _run("floor", 0.5), _run("provider", 0.55)]
+    assert round_ratios(rounds, "HTTP") == "1.25x, 1.10x"
+    assert round_ratios(rounds[:2], "HTTP") == ""  # one round: nothing to show beside the table

@@ -270,12 +270,43 @@ def test_an_invalid_connection_is_not_kept_so_a_fixed_one_is_read_on_the_same_lo
     assert run_on_loop(read_fix_read).base_url == sim.base_url
 
 
-def test_the_shared_session_keeps_a_bounded_connection_pool(sim, connect):
-    from airflow_provider_ofs.hooks.async_client import POOL_SIZE, shared_session
+def test_concurrent_polls_share_a_bounded_pool_of_connections_to_one_host(connect_dict):
+    # A slow ESI host and many more concurrent polls than the pool holds: every poll succeeds, over
+    # no more than CONNECTIONS_PER_HOST connections (the server counts the client ports it saw).
+    from aiohttp import web
 
-    connect(sim)
+    from airflow_provider_ofs.hooks.async_client import CONNECTIONS_PER_HOST
+    from airflow_provider_ofs.protocol import ESI_PATH, Verb
 
-    async def pool_limit():
-        return shared_session(True).connector.limit
+    peers: set[object] = set()
 
-    assert run_on_loop(pool_limit) == POOL_SIZE > 0
+    async def status(request: web.Request) -> web.Response:
+        peers.add(request.transport.get_extra_info("peername") if request.transport else None)
+        await asyncio.sleep(0.05)
+        run_id = (await request.json())["batchRunId"]
+        return web.json_response({"statusCode": "0", "batchRunId": run_id, "batchStatusCode": "2"})
+
+    async def poll_many() -> list[RunState]:
+        app = web.Application()
+        app.router.add_post(ESI_PATH + Verb.STATUS.value, status)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        connect_dict(
+            {
+                "conn_type": "ofs_scheduler",
+                "host": f"http://127.0.0.1:{port}",
+                "extra": {"tenant_id": "T", "service_id": "S", "remote_user": "U", "access_token": "pre-issued"},
+            }
+        )
+        try:
+            hook = OFSSchedulerHook()
+            statuses = await asyncio.gather(*(hook.aget_status(f"R{i}") for i in range(4 * CONNECTIONS_PER_HOST)))
+        finally:
+            await runner.cleanup()
+        return [status.state for status in statuses]
+
+    assert run_on_loop(poll_many) == [RunState.ONGOING] * (4 * CONNECTIONS_PER_HOST)
+    assert 1 < len(peers) <= CONNECTIONS_PER_HOST

@@ -52,9 +52,11 @@ from airflow_provider_ofs.tokens import TOKEN_CACHE
 
 #: Seconds the triggers of one event loop reuse a connection's settings instead of reading it again.
 SETTINGS_TTL = 60.0
-#: Most connections a loop's shared session keeps per TLS setting (aiohttp's default); polls beyond it
-#: wait for a free one instead of opening more (each TLS connection holds 100+ KiB of buffers).
-POOL_SIZE = 100
+#: Most keep-alive connections a loop's shared session opens to one ESI host. Polls beyond it wait for a
+#: free connection instead of opening more: a TLS connection holds about 300 KiB of buffers, and OFS sees
+#: at most this many concurrent calls from one triggerer. At half a second per call, 16 connections
+#: carry 32 polls a second, that is about a thousand runs polled every 30 seconds.
+CONNECTIONS_PER_HOST = 16
 
 _SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, aiohttp.ClientSession]] = (
     weakref.WeakKeyDictionary()
@@ -106,7 +108,9 @@ def shared_session(verify: bool | str) -> aiohttp.ClientSession:
     sessions = _SESSIONS.setdefault(loop, {})
     session = sessions.get(verify)
     if session is None or session.closed:
-        connector = aiohttp.TCPConnector(ssl=_ssl_context(verify), limit=POOL_SIZE, ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(
+            ssl=_ssl_context(verify), limit_per_host=CONNECTIONS_PER_HOST, ttl_dns_cache=300
+        )
         session = aiohttp.ClientSession(connector=connector, json_serialize=None)  # type: ignore[arg-type]
         sessions[verify] = session
     return session

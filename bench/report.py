@@ -245,11 +245,18 @@ def scale_section(plan: Any, scale: Sequence[Scenario]) -> list[str]:
         high = provider[-1]
         steps = ", ".join(f"N={s.result['n']}: {high.cpu_us_per_poll / s.cpu_us_per_poll:.2f}x" for s in provider[:-1])
         grows = any(high.cpu_us_per_poll > 1.2 * s.cpu_us_per_poll for s in provider[1:-1])
+        below = provider[-2]
+        extra_runs = high.result["n"] - below.result["n"]
+        marginal = (high.result["rss_peak"] - below.result["rss_peak"]) / extra_runs / 1024
         lines += [
             "",
             f"Provider CPU per poll at N={high.result['n']} against smaller N ({steps}): "
             f"{'it grows with N' if grows else 'no growth with N'} (the smallest N carries the per-process "
             f"fixed costs, such as the token request and the TLS context, over few polls).",
+            "",
+            f"Memory per extra watched run (peak RSS from N={below.result['n']} to N={high.result['n']}, "
+            f"divided by the {extra_runs} extra runs): {marginal:.1f} KiB (goal < {GOAL_GROWTH_KB:.0f} KB): "
+            f"{_verdict(marginal * 1.024 < GOAL_GROWTH_KB)}.",
         ]
     return [*lines, "", "![CPU per poll and memory against N](scale_curve.png)", ""]
 
@@ -264,8 +271,8 @@ def render(measured: dict[str, Any], machine: dict[str, str], command: str, elap
         f"- Software: {machine['software']}.",
         "- Server: `bench/status_server.py` (aiohttp) in its own process on 127.0.0.1; each run ends on its "
         "K-th status poll, so every client makes exactly the same polls. Each scenario runs in a fresh client "
-        "process that has imported `airflow.sdk` (as a triggerer has); CPU is that process's (all threads) "
-        "over the watching window, token request included.",
+        "process that has imported Airflow's triggerer (`airflow.jobs.triggerer_job_runner`), as a triggerer "
+        "process has; CPU is that process's (all threads) over the watching window, token request included.",
         "",
     ]
     body = [

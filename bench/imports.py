@@ -107,24 +107,17 @@ def import_cost(
     )
 
 
-def example_dag(root: Path) -> Path | None:
-    """The example DAG file to measure: one that uses the batch operator, else the first one."""
-    files = sorted(root.glob("example_dags/*.py"))
-    for path in files:
-        if "operators.batch" in path.read_text(encoding="utf-8"):
-            return path
-    return files[0] if files else None
+#: The DAG file measured, and its control: the same DAG with EmptyOperator tasks (Airflow's own cost).
+EXAMPLE_DAG = "example_dags/ofs_daily_data_load.py"
+CONTROL_DAG = "bench/control_dag.py"
 
 
 def measure_imports(env: Mapping[str, str], root: Path, repeats: int) -> list[ImportCost]:
-    """Import cost of ``airflow_provider_ofs.operators.batch`` and of an example DAG file."""
+    """Import cost of ``airflow_provider_ofs.operators.batch``, of an example DAG file and of its control."""
     baseline = runs(BASELINE, env, root, repeats)
     operators = "import airflow_provider_ofs.operators.batch"
     costs = [import_cost("airflow_provider_ofs.operators.batch", operators, env, root, repeats, baseline)]
-    dag = example_dag(root)
-    if dag is None:
-        costs.append(ImportCost("example DAG file", float("nan"), float("nan"), error="no file in example_dags/"))
-    else:
-        code = f"import runpy; runpy.run_path({str(dag)!r})"
-        costs.append(import_cost(str(dag.relative_to(root)), code, env, root, repeats, baseline))
+    for dag in (EXAMPLE_DAG, CONTROL_DAG):
+        code = f"import runpy; runpy.run_path({str(root / dag)!r})"
+        costs.append(import_cost(dag, code, env, root, repeats, baseline))
     return costs

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import Scenario, bench_server, median_scenario, run_scenario  # noqa: E402
+from bench.imports import CONTROL_DAG, EXAMPLE_DAG  # noqa: E402
 from bench.report import BEGIN, END, render, round_ratios, write_plot, write_results  # noqa: E402
 from bench.run import Plan, run  # noqa: E402
 
@@ -44,9 +45,12 @@ def test_the_provider_trigger_fetches_one_token_for_all_its_watchers(measured):
 def test_sync_clients_and_import_cost_produce_numbers(measured):
     assert {s.client for s in measured["sync"]} == {"sync-floor", "sync-provider"}
     assert all(not s.error and s.result["calls"] == 5 for s in measured["sync"])
-    target = measured["imports"][0]
+    target, example, control = measured["imports"]
     assert target.target == "airflow_provider_ofs.operators.batch"
     assert "aiohttp" not in target.heavy_loaded
+    assert (example.target, control.target) == (EXAMPLE_DAG, CONTROL_DAG)
+    assert (example.error, control.error) == ("", "")
+    assert control.provider_ms == 0  # the control DAG imports nothing of the provider
 
 
 def test_report_names_every_section_and_replaces_only_its_block(measured, tmp_path):

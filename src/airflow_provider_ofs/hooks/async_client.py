@@ -11,7 +11,7 @@ import asyncio
 import ssl
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -68,6 +68,21 @@ _SETTINGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[
 _SETTINGS_READS: SharedCalls[str, ConnectionSettings] = SharedCalls()
 
 
+def _running_loop_entry(
+    registry: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]],
+) -> dict[Any, Any]:
+    """The running loop's dict in ``registry``, created on first use.
+
+    Not ``setdefault``: on a ``WeakKeyDictionary`` it makes a new weak reference on every call, and this
+    runs on every poll.
+    """
+    loop = asyncio.get_running_loop()
+    entry = registry.get(loop)
+    if entry is None:
+        entry = registry[loop] = {}
+    return entry
+
+
 async def aload_settings(conn_id: str, hook: Any = None) -> ConnectionSettings:
     """Read and validate a connection without blocking the event loop (triggerer-safe).
 
@@ -75,7 +90,7 @@ async def aload_settings(conn_id: str, hook: Any = None) -> ConnectionSettings:
     first reads share one lookup: hundreds of triggers starting together read the connection once (in
     a triggerer, a round trip to the API server). A connection that fails validation is not kept.
     """
-    known = _SETTINGS.setdefault(asyncio.get_running_loop(), {})
+    known: dict[str, tuple[float, ConnectionSettings]] = _running_loop_entry(_SETTINGS)
     entry = known.get(conn_id)
     if entry is not None and time.monotonic() < entry[0]:
         return entry[1]
@@ -104,8 +119,7 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
 
 def shared_session(verify: bool | str) -> aiohttp.ClientSession:
     """The running loop's keep-alive session for this TLS setting, created on first use."""
-    loop = asyncio.get_running_loop()
-    sessions = _SESSIONS.setdefault(loop, {})
+    sessions = _running_loop_entry(_SESSIONS)
     session = sessions.get(verify)
     if session is None or session.closed:
         connector = aiohttp.TCPConnector(
@@ -147,8 +161,9 @@ class AsyncESIClient:
             return
         self.log.info("Interrupted OFS run %s of %s", batch_run_id, batch_name)
 
-    async def _call(self, request: HttpRequest, subject: str) -> dict[str, Any]:
-        return await aretried(lambda: self._exchange(request), request, self.settings, self.log, subject)
+    def _call(self, request: HttpRequest, subject: str) -> Awaitable[dict[str, Any]]:
+        # Not a coroutine itself: every await of a poll passes through each coroutine frame of the chain.
+        return aretried(lambda: self._exchange(request), request, self.settings, self.log, subject)
 
     async def _exchange(self, request: HttpRequest) -> dict[str, Any]:
         token = await self._token()

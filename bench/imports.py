@@ -2,15 +2,14 @@
 
 Each measurement is a fresh interpreter (after one untimed run that writes the byte-code caches) that
 imports ``airflow.sdk`` and then the target. The cost over the baseline is the sum of the "self" times
-``-X importtime`` reports for the modules that ``import airflow.sdk`` alone does not load; the median
-of ``repeats`` runs is kept. (Subtracting two totals of about two seconds each would drown a 30 ms
-goal in noise.) It also names the modules the target adds, so that a heavy import (the async HTTP
-client, the simulator) shows up by name.
+``-X importtime`` reports for the modules that ``import airflow.sdk`` alone does not load; the best
+of ``repeats`` runs is kept, since noise only ever adds time. (Subtracting two totals of about two
+seconds each would drown a 30 ms goal in noise.) It also names the modules the target adds, so that a
+heavy import (the async HTTP client, the simulator) shows up by name.
 """
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -83,7 +82,7 @@ def import_cost(
     target: str, code: str, env: Mapping[str, str], cwd: Path, repeats: int, baseline: list[ImportProfile]
 ) -> ImportCost:
     """The cost of ``code`` over ``import airflow.sdk``, and which heavy modules it loaded."""
-    baseline_ms = statistics.median(run.total_ms for run in baseline)
+    baseline_ms = min(run.total_ms for run in baseline)
     try:
         loaded = runs(f"{BASELINE}\n{code}", env, cwd, repeats)
     except RuntimeError as error:
@@ -99,9 +98,9 @@ def import_cost(
     top = sorted(groups.items(), key=lambda item: -item[1])[:5]
     return ImportCost(
         target=target,
-        over_baseline_ms=statistics.median(_ms(run.self_us, extra) for run in loaded),
+        over_baseline_ms=min(_ms(run.self_us, extra) for run in loaded),
         baseline_ms=baseline_ms,
-        provider_ms=statistics.median(_ms(run.self_us, provider) for run in loaded),
+        provider_ms=min(_ms(run.self_us, provider) for run in loaded),
         heavy_loaded=sorted(name for name in extra if name.startswith(HEAVY_MODULES)),
         top_extra=[(name, us / 1000) for name, us in top],
     )

@@ -191,7 +191,7 @@ def sync_section(sync: Sequence[Scenario]) -> list[str]:
 def import_section(imports: Sequence[ImportCost]) -> list[str]:
     """Section 3: import cost over ``airflow.sdk``."""
     lines = [
-        "### 3. Import cost over `import airflow.sdk` (`python -X importtime`, median, fresh interpreters)",
+        "### 3. Import cost over `import airflow.sdk` (`python -X importtime`, best of the runs, fresh interpreters)",
         "",
         "Cost = self time of the modules the target loads beyond `import airflow.sdk` (which is lazy: a DAG file "
         "that uses `DAG` or `BaseOperator` pays for those too).",

@@ -59,7 +59,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         return Plan(n, args.polls or 5, 200, tuple(args.scale or (10, 50, 200)), 1, 800.0, not args.no_tls, 1)
     n = args.n or 300
     scale = tuple(args.scale or (10, 100, 1000))
-    return Plan(n, args.polls or 20, 1000, scale, 3, 800.0, not args.no_tls, args.rounds or 3)
+    return Plan(n, args.polls or 20, 1000, scale, 5, 800.0, not args.no_tls, args.rounds or 3)
 
 
 def run(plan: Plan, *, log: bool = True) -> dict[str, object]:

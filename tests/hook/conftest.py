@@ -7,14 +7,16 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
 from airflow_provider_ofs import protocol
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.states import RunStatus
+
+T = TypeVar("T")
 
 DEFAULT_CONN_ID = "ofs_scheduler_default"
 RETRY_WAIT = 0.02
@@ -90,13 +92,13 @@ def wait_until_finished(hook: OFSSchedulerHook, run_id: str, timeout: float = 15
         time.sleep(0.05)
 
 
-def run_on_loop(coroutine_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+def run_on_loop(make: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine on a fresh event loop, closing the loop's shared aiohttp sessions at the end."""
     from airflow_provider_ofs.hooks.async_client import close_shared_sessions
 
-    async def main() -> Any:
+    async def main() -> T:
         try:
-            return await coroutine_factory()
+            return await make()
         finally:
             await close_shared_sessions()
 

@@ -5,37 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from airflow_provider_ofs.exceptions import OFSRunFailedError, OFSRunTimeoutError
-from airflow_provider_ofs.hooks.async_client import close_shared_sessions
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.states import RunState
 from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
 from airflow_provider_ofs.watching import WatchEvent
-
-T = TypeVar("T")
+from tests.hook.conftest import run_on_loop
 
 QUICK = {"batches": {"QUICK": {"tasks": [{"code": "ONLY", "seconds": 0.1, "outcome": "success"}]}}}
 # 0.5 s at the fixture's speed 50
 MEDIUM = {"batches": {"MEDIUM": {"tasks": [{"code": "STEP", "seconds": 25, "outcome": "success"}]}}}
 SLOW = {"batches": {"SLOW": {"tasks": [{"code": "LONG", "seconds": 600, "outcome": "success"}]}}}
-
-
-def on_loop(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine on a fresh event loop and close that loop's shared aiohttp session after it."""
-
-    async def main() -> T:
-        try:
-            return await make()
-        finally:
-            await close_shared_sessions()
-
-    return asyncio.run(main())
 
 
 def events(trigger: OFSBatchRunTrigger) -> list[dict[str, Any]]:
@@ -44,7 +29,7 @@ def events(trigger: OFSBatchRunTrigger) -> list[dict[str, Any]]:
     async def collect() -> list[dict[str, Any]]:
         return [event.payload async for event in trigger.run()]
 
-    return on_loop(collect)
+    return run_on_loop(collect)
 
 
 @pytest.fixture
@@ -221,7 +206,7 @@ def test_trigger_rebuilt_from_serialize_resumes_the_same_run_and_triggers_nothin
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    on_loop(first_poll_then_stop)
+    run_on_loop(first_poll_then_stop)
     _, kwargs = first.serialize()
     (event,) = events(OFSBatchRunTrigger(**kwargs))
 
@@ -236,7 +221,7 @@ def test_on_kill_interrupts_the_run(sim):
     run_id = trigger_run("SLOW")
     trigger = OFSBatchRunTrigger(run_id, poll_interval=0.05, batch_name="SLOW", interrupt_on_kill=True)
 
-    on_loop(trigger.on_kill)
+    run_on_loop(trigger.on_kill)
 
     assert simulator.get_run(run_id).state.name == "INTERRUPTED"
 
@@ -245,7 +230,7 @@ def test_on_kill_leaves_the_run_alone_without_interrupt_on_kill(sim):
     simulator = sim(SLOW)
     run_id = trigger_run("SLOW")
 
-    on_loop(OFSBatchRunTrigger(run_id, batch_name="SLOW").on_kill)
+    run_on_loop(OFSBatchRunTrigger(run_id, batch_name="SLOW").on_kill)
 
     assert simulator.journal.count("interrupt") == 0
     assert simulator.get_run(run_id).state.name == "ONGOING"
@@ -256,7 +241,7 @@ def test_on_kill_of_a_finished_run_is_not_an_error(sim, capsys):
     run_id = trigger_run("QUICK")
     events(OFSBatchRunTrigger(run_id, poll_interval=0.02))
 
-    on_loop(OFSBatchRunTrigger(run_id, batch_name="QUICK", interrupt_on_kill=True).on_kill)
+    run_on_loop(OFSBatchRunTrigger(run_id, batch_name="QUICK", interrupt_on_kill=True).on_kill)
 
     assert f"OFS run {run_id} had already ended; nothing to interrupt" in capsys.readouterr().out
 

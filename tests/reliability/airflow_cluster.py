@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from contextlib import closing, suppress
 from dataclasses import dataclass, field
@@ -116,6 +117,8 @@ class AirflowCluster:
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+            # Four Airflow processes share two cores: the default 5 s made a task's first call time out.
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
             "AIRFLOW__CORE__AUTH_MANAGER": (
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
             ),
@@ -146,6 +149,14 @@ class AirflowCluster:
         component = Component(name, process, log_path, log_file)
         self.components.append(component)
         return component
+
+    def api_answers(self) -> bool:
+        """Whether the api-server answers its health check (start the scheduler only then)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health", timeout=5) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
 
     def kill(self, component: Component) -> None:
         """End a component abruptly (SIGKILL to its whole tree), as a crash or an OOM kill would."""

@@ -53,7 +53,9 @@ def test_deferred_task_survives_a_killed_triggerer_and_succeeds_without_a_second
 
     # From the database as migrated: runs other tests left behind would hold executor slots and triggers.
     with AirflowCluster(tmp_path / "home", airflow_cli.pristine_db, dags_folder, env) as cluster:
-        for name in ("api-server", "dag-processor", "scheduler"):
+        cluster.start("api-server")
+        cluster.wait_for("the api-server to answer", cluster.api_answers, timeout=120)
+        for name in ("dag-processor", "scheduler"):
             cluster.start(name)
         first_triggerer = cluster.start("triggerer")
 

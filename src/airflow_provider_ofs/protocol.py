@@ -490,6 +490,34 @@ def retry_wait(error: BaseException | None, attempt: int, initial_wait: float) -
     return backoff if retry_after is None else max(backoff, min(float(retry_after), 300.0))
 
 
+class StatusPoll:
+    """The status call of one run, built once for the many polls of a watch, and the reading of its answers.
+
+    A run mostly answers the same thing poll after poll: an answer equal to the previous one (same HTTP
+    status, headers read and bytes) reads as the previous ``RunStatus`` without being decoded again. Only
+    the last answer that read well is kept.
+    """
+
+    def __init__(self, settings: ConnectionSettings, batch_run_id: str, tasks: Sequence[str] | None = None) -> None:
+        self.batch_run_id = batch_run_id
+        self.tasks = tuple(tasks) if tasks else ()
+        self.request = build_status(settings, batch_run_id, tasks)
+        self._last: tuple[HttpResponse, RunStatus] | None = None
+
+    def is_for(self, batch_run_id: str, tasks: Sequence[str] | None) -> bool:
+        """Whether this is the call for that run and those tasks."""
+        return batch_run_id == self.batch_run_id and (tuple(tasks) if tasks else ()) == self.tasks
+
+    def read(self, response: HttpResponse, verb: str) -> RunStatus:
+        """The status an answer reports, or the error it calls for (``decode_answer``, ``parse_status``)."""
+        last = self._last
+        if last is not None and last[0] == response:
+            return last[1]
+        status = parse_status(decode_answer(response, verb), self.batch_run_id)
+        self._last = (response, status)
+        return status
+
+
 # ------------------------------------------------------------------------------------------------ tokens
 
 

@@ -19,8 +19,9 @@ from airflow_provider_ofs.exceptions import (
     OFSTransportError,
     OFSUnknownCodeError,
 )
-from airflow_provider_ofs.protocol import HttpResponse, decode_answer, parse_status, run_id_from
+from airflow_provider_ofs.protocol import HttpResponse, StatusPoll, decode_answer, parse_status, run_id_from
 from airflow_provider_ofs.states import RunState, TaskStatus
+from tests.core.factory import make_settings
 
 RUN_ID = "OFS_REG_CAPITAL_CALC_2024-03-31_1711843200000_1"
 
@@ -173,6 +174,59 @@ def test_malformed_child_list_is_a_malformed_answer():
 
     with pytest.raises(OFSTransportError, match="batchRunId"):
         parse_status(body, RUN_ID)
+
+
+# ------------------------------------------------------------------------------------- repeated polls
+
+
+def test_a_repeated_answer_reads_as_the_same_status_and_a_changed_one_afresh():
+    poll = StatusPoll(make_settings(), RUN_ID)
+    ongoing = answer(status_answer("2", [("T1", "0"), ("T2", "2")]))
+
+    first = poll.read(ongoing, "status")
+    again = poll.read(answer(status_answer("2", [("T1", "0"), ("T2", "2")])), "status")  # equal bytes, new object
+    finished = poll.read(answer(status_answer("0", [("T1", "0"), ("T2", "0")])), "status")
+
+    assert again is first
+    assert finished.state is RunState.SUCCESSFUL
+    assert finished.tasks[1] == TaskStatus("T2", RunState.SUCCESSFUL)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"status": 500},  # the same bytes under another HTTP status are another answer
+        {"body": b'{"statusCode": "0"}'},
+    ],
+)
+def test_an_answer_that_differs_in_status_or_bytes_is_read_again(changed):
+    poll = StatusPoll(make_settings(), RUN_ID)
+    good = answer(status_answer("2"))
+    poll.read(good, "status")
+    fields = {"status": good.status, "body": good.body, "content_type": good.content_type, **changed}
+
+    with pytest.raises(OFSTransportError):
+        poll.read(HttpResponse(**fields), "status")
+
+
+def test_a_failed_read_is_not_remembered():
+    poll = StatusPoll(make_settings(), RUN_ID)
+    broken = answer(envelope("0", batchRunId=RUN_ID))  # no batchStatusCode
+
+    for _ in range(2):
+        with pytest.raises(OFSTransportError, match="batchStatusCode"):
+            poll.read(broken, "status")
+    assert poll.read(answer(status_answer("1")), "status").state is RunState.NOT_STARTED
+
+
+def test_a_status_poll_is_for_one_run_and_one_task_filter():
+    poll = StatusPoll(make_settings(), RUN_ID, ["T1", "T2"])
+
+    assert poll.is_for(RUN_ID, ("T1", "T2"))
+    assert not poll.is_for(RUN_ID, None)
+    assert not poll.is_for(RUN_ID, ["T2", "T1"])
+    assert not poll.is_for("OTHER_RUN", ["T1", "T2"])
+    assert json.loads(poll.request.body) == {"batchRunId": RUN_ID, "tasks": ["T1", "T2"]}
 
 
 # ----------------------------------------------------------------------------------------- API codes

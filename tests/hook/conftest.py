@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import pytest
@@ -73,6 +75,54 @@ def connect_dict(monkeypatch) -> Callable[[dict[str, Any], str], OFSSchedulerHoo
         return OFSSchedulerHook(conn_id)
 
     return connect_dict
+
+
+class ScriptedESI:
+    """An ESI host on 127.0.0.1 that answers each POST with the next scripted JSON body (HTTP 200)."""
+
+    def __init__(self, answers: list[dict[str, Any]]) -> None:
+        self.answers = list(answers)
+        self.requests = 0
+        script = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                script.requests += 1
+                body = json.dumps(script.answers.pop(0)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def connection(self) -> dict[str, Any]:
+        """An ``ofs_scheduler`` connection to this host with a pre-issued token (no IAM needed)."""
+        extra = {"tenant_id": "T", "service_id": "S", "remote_user": "U", "access_token": "pre-issued"}
+        return {"conn_type": "ofs_scheduler", "host": self.base_url, "extra": {**extra, "retry_wait": RETRY_WAIT}}
+
+
+@pytest.fixture
+def scripted_esi() -> Iterator[Callable[[list[dict[str, Any]]], ScriptedESI]]:
+    """``scripted_esi(answers)``: a running ``ScriptedESI``, stopped at the end of the test."""
+    started: list[ScriptedESI] = []
+
+    def start(answers: list[dict[str, Any]]) -> ScriptedESI:
+        host = ScriptedESI(answers)
+        threading.Thread(target=host.server.serve_forever, daemon=True).start()
+        started.append(host)
+        return host
+
+    yield start
+    for host in started:
+        host.server.shutdown()
+        host.server.server_close()
 
 
 def closed_port() -> int:

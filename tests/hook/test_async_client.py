@@ -18,6 +18,7 @@ from airflow_provider_ofs.exceptions import (
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.states import RunState
 from tests.hook.conftest import CATALOGUE, closed_port, run_on_loop, wait_until_finished
+from tests.hook.test_hook_retries import INCOMPLETE_STATUS, ONGOING_STATUS
 
 
 @pytest.fixture
@@ -78,6 +79,14 @@ def test_aget_status_recovers_from_a_transient_failure(sim, connect, fault):
 
     assert status.run_id == run_id
     assert sim.journal.count("status") == 2
+
+
+def test_aget_status_answer_without_the_run_state_is_retried_like_any_unparseable_answer(scripted_esi, connect_dict):
+    esi = scripted_esi([INCOMPLETE_STATUS, ONGOING_STATUS])
+    hook = connect_dict(esi.connection())
+
+    assert run_on_loop(lambda: hook.aget_status("R1")).state is RunState.ONGOING
+    assert esi.requests == 2
 
 
 def test_ainterrupt_is_repeated_after_503(sim, connect):

@@ -18,6 +18,9 @@ SHORT_TIMEOUT = 0.5
 # Faults after which the server may have acted: a mutating call must not be repeated.
 MAYBE_PROCESSED = [500, 502, 504, "reset", "reset_after", "slow", "html", "garbage"]
 PROCESSED_BY_SIMULATOR = {"reset_after", "slow"}
+# A success envelope that lacks the run's state (the answer is not what the guide documents), then a good one.
+INCOMPLETE_STATUS = {"status": "success", "statusCode": "0", "batchRunId": "R1"}
+ONGOING_STATUS = {**INCOMPLETE_STATUS, "batchStatusCode": "2"}
 
 
 @pytest.fixture
@@ -41,6 +44,14 @@ def test_status_recovers_from_a_transient_failure(sim, connect, fault):
     assert status.run_id == run_id
     assert status.state in set(RunState)
     assert sim.journal.count("status") == 2
+
+
+def test_status_answer_without_the_run_state_is_retried_like_any_unparseable_answer(scripted_esi, connect_dict):
+    esi = scripted_esi([INCOMPLETE_STATUS, ONGOING_STATUS])
+    hook = connect_dict(esi.connection())
+
+    assert hook.get_status("R1").state is RunState.ONGOING
+    assert esi.requests == 2
 
 
 def test_status_recovers_from_429_after_waiting_as_long_as_retry_after_says(sim, connect, logs):

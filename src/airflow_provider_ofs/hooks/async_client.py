@@ -11,9 +11,9 @@ import asyncio
 import ssl
 import time
 import weakref
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -34,13 +34,12 @@ from airflow_provider_ofs.protocol import (
     ConnectionSettings,
     HttpRequest,
     HttpResponse,
+    StatusPoll,
     Token,
     Verb,
     build_run_action,
-    build_status,
     build_token_request,
     decode_answer,
-    parse_status,
     parse_token_answer,
     token_source,
     unauthorized,
@@ -57,6 +56,8 @@ SETTINGS_TTL = 60.0
 #: at most this many concurrent calls from one triggerer. At half a second per call, 16 connections
 #: carry 32 polls a second, that is about a thousand runs polled every 30 seconds.
 CONNECTIONS_PER_HOST = 16
+
+T = TypeVar("T")
 
 _SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, aiohttp.ClientSession]] = (
     weakref.WeakKeyDictionary()
@@ -145,27 +146,34 @@ class AsyncESIClient:
         self.log = log
         warn_if_insecure(settings, log)
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout)
+        self._poll: StatusPoll | None = None
 
-    async def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> RunStatus:
-        """The state of a run (see ``OFSSchedulerHook.get_status``)."""
-        request = build_status(self.settings, batch_run_id, tasks)
-        return parse_status(await self._call(request, f"run {batch_run_id}"), batch_run_id)
+    def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> Awaitable[RunStatus]:
+        """The state of a run (see ``OFSSchedulerHook.get_status``).
+
+        The client keeps the status call of the run it was last asked about (``StatusPoll``): polling that
+        run again reuses the request, and an unchanged answer its ``RunStatus``.
+        """
+        poll = self._poll
+        if poll is None or not poll.is_for(batch_run_id, tasks):
+            poll = self._poll = StatusPoll(self.settings, batch_run_id, tasks)
+        return self._call(poll.request, f"run {batch_run_id}", poll.read)
 
     async def interrupt(self, batch_name: str, batch_run_id: str) -> None:
         """Interrupt a run; already interrupted (code -7) counts as done."""
         request = build_run_action(self.settings, Verb.INTERRUPT, batch_name, batch_run_id)
         try:
-            await self._call(request, f"run {batch_run_id} of {batch_name}")
+            await self._call(request, f"run {batch_run_id} of {batch_name}", decode_answer)
         except OFSAlreadyInterruptedError:
             self.log.info("OFS run %s was already interrupted (code -7); nothing to do", batch_run_id)
             return
         self.log.info("Interrupted OFS run %s of %s", batch_run_id, batch_name)
 
-    def _call(self, request: HttpRequest, subject: str) -> Awaitable[dict[str, Any]]:
+    def _call(self, request: HttpRequest, subject: str, read: Callable[[HttpResponse, str], T]) -> Awaitable[T]:
         # Not a coroutine itself: every await of a poll passes through each coroutine frame of the chain.
-        return aretried(lambda: self._exchange(request), request, self.settings, self.log, subject)
+        return aretried(lambda: self._exchange(request, read), request, self.settings, self.log, subject)
 
-    async def _exchange(self, request: HttpRequest) -> dict[str, Any]:
+    async def _exchange(self, request: HttpRequest, read: Callable[[HttpResponse, str], T]) -> T:
         token = await self._token()
         response = await self._send(request.with_bearer(token.access_token))
         if response.status == 401:
@@ -173,7 +181,7 @@ class AsyncESIClient:
             response = await self._send(request.with_bearer((await self._token()).access_token))
             if response.status == 401:
                 raise unauthorized(self.settings, request.verb)
-        return decode_answer(response, request.verb)
+        return read(response, request.verb)
 
     async def _token(self) -> Token:
         token = TOKEN_CACHE.fresh(self.settings.cache_key)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_ofs._compat import BaseHook, mask_secret
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID
@@ -23,6 +23,7 @@ from airflow_provider_ofs.protocol import (
     ConnectionSettings,
     HttpRequest,
     HttpResponse,
+    StatusPoll,
     Token,
     Verb,
     build_run_action,
@@ -30,7 +31,6 @@ from airflow_provider_ofs.protocol import (
     build_token_request,
     build_trigger,
     decode_answer,
-    parse_status,
     parse_token_answer,
     run_id_from,
     token_source,
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 #: Logged when IAM refuses a refresh token and the password grant is tried instead.
 REFRESH_REFUSED = "IAM refused the refresh token of %r; using the password grant"
 CONNECTION_TEST_RUN_ID = "AIRFLOW_CONNECTION_TEST_NO_SUCH_RUN"
+
+T = TypeVar("T")
 
 
 class OFSSchedulerHook(BaseHook):
@@ -128,20 +130,20 @@ class OFSSchedulerHook(BaseHook):
         ``dynamic_params`` is the ``dynamicParamList`` JSON string (see ``arguments.encode_dynamic_params``).
         """
         request = build_trigger(self.settings, batch_name, batch_type, excluded_tasks, held_tasks, dynamic_params)
-        run_id = run_id_from(self._call(request, subject=f"{batch_type} {batch_name}"), Verb.TRIGGER.value)
+        run_id = run_id_from(self._call(request, f"{batch_type} {batch_name}", decode_answer), Verb.TRIGGER.value)
         self.log.info("Triggered OFS %s %s: run id %s", batch_type, batch_name, run_id)
         return run_id
 
     def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> RunStatus:
         """The state of a run, with its task states (batch) or child runs (group)."""
-        request = build_status(self.settings, batch_run_id, tasks)
-        return parse_status(self._call(request, subject=f"run {batch_run_id}"), batch_run_id)
+        poll = StatusPoll(self.settings, batch_run_id, tasks)
+        return self._call(poll.request, f"run {batch_run_id}", poll.read)
 
     def interrupt(self, batch_name: str, batch_run_id: str) -> None:
         """Interrupt a run; a run that is already interrupted (code -7) counts as done."""
         request = build_run_action(self.settings, Verb.INTERRUPT, batch_name, batch_run_id)
         try:
-            self._call(request, subject=f"run {batch_run_id} of {batch_name}")
+            self._call(request, f"run {batch_run_id} of {batch_name}", decode_answer)
         except OFSAlreadyInterruptedError:
             self.log.info("OFS run %s was already interrupted (code -7); nothing to do", batch_run_id)
             return
@@ -176,7 +178,7 @@ class OFSSchedulerHook(BaseHook):
         """One status call (no retries) for a run id that cannot exist; any API answer but -5 proves the set-up."""
         request = build_status(self.settings, CONNECTION_TEST_RUN_ID)
         try:
-            self._exchange(request)
+            self._exchange(request, decode_answer)
         except OFSInvalidHeadersError:
             raise
         except OFSApiError as error:
@@ -186,7 +188,11 @@ class OFSSchedulerHook(BaseHook):
     # ------------------------------------------------------------------------------- async (triggers)
 
     async def aget_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> RunStatus:
-        """``get_status`` on an event loop, through the loop's shared aiohttp session."""
+        """``get_status`` on an event loop, through the loop's shared aiohttp session.
+
+        Meant to be polled: asked about the same run again, the hook reuses its request, and an answer equal
+        to the previous one is not decoded again (it returns the previous ``RunStatus``).
+        """
         return await (await self._client()).get_status(batch_run_id, tasks)
 
     async def ainterrupt(self, batch_name: str, batch_run_id: str) -> None:
@@ -204,15 +210,19 @@ class OFSSchedulerHook(BaseHook):
 
     def _run_action(self, verb: Verb, batch_name: str, batch_run_id: str) -> str:
         request = build_run_action(self.settings, verb, batch_name, batch_run_id)
-        run_id = run_id_from(self._call(request, subject=f"run {batch_run_id} of {batch_name}"), verb.value)
+        run_id = run_id_from(self._call(request, f"run {batch_run_id} of {batch_name}", decode_answer), verb.value)
         self.log.info("OFS %s of run %s (%s): watch run id %s", verb.value, batch_run_id, batch_name, run_id)
         return run_id
 
-    def _call(self, request: HttpRequest, subject: str) -> dict[str, Any]:
-        return retried(lambda: self._exchange(request), request, self.settings, self.log, subject)
+    def _call(self, request: HttpRequest, subject: str, read: Callable[[HttpResponse, str], T]) -> T:
+        return retried(lambda: self._exchange(request, read), request, self.settings, self.log, subject)
 
-    def _exchange(self, request: HttpRequest) -> dict[str, Any]:
-        """One ESI call with a bearer token; a 401 refreshes the token once and repeats once."""
+    def _exchange(self, request: HttpRequest, read: Callable[[HttpResponse, str], T]) -> T:
+        """One ESI call with a bearer token, its answer read by ``read(answer, verb)``.
+
+        A 401 refreshes the token once and repeats once. Reading happens inside the attempt, so an answer
+        that cannot be read is retried like any other transient failure, where the retry rule allows it.
+        """
         token = self._token()
         response = self._send(request.with_bearer(token.access_token))
         if response.status == 401:
@@ -220,7 +230,7 @@ class OFSSchedulerHook(BaseHook):
             response = self._send(request.with_bearer(self._token().access_token))
             if response.status == 401:
                 raise unauthorized(self.settings, request.verb)
-        return decode_answer(response, request.verb)
+        return read(response, request.verb)
 
     def _token(self) -> Token:
         return TOKEN_CACHE.get(self.settings.cache_key, self._fetch_token)

@@ -14,7 +14,7 @@ from typing import Any
 from airflow_provider_ofs._compat import BaseTrigger, TriggerEvent
 from airflow_provider_ofs.exceptions import OFSNotOngoingError
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
-from airflow_provider_ofs.states import RunState
+from airflow_provider_ofs.states import RunState, RunStatus
 from airflow_provider_ofs.watching import EventStatus, RunProgress, Verdict, WatchEvent, assess, run_failed_error
 
 #: Longest time ``on_kill`` spends interrupting the run (the triggerer bounds it too).
@@ -123,23 +123,23 @@ class OFSBatchRunTrigger(BaseTrigger):
     async def _watch(self) -> WatchEvent:
         hook = self._hook()
         progress = RunProgress(self.batch_run_id)
-        state: RunState | None = None
-        held: list[str] = []
+        last: RunStatus | None = None
         try:
             while True:
                 status = await hook.aget_status(self.batch_run_id, self.tasks)
-                state, held = status.state, status.held_tasks
-                for line in progress.update(status):
-                    self.log.info(line)
-                assessment = assess(status, self.tasks)
-                if assessment.verdict is Verdict.SUCCESS:
-                    return self._event(EventStatus.SUCCESS, f"OFS run {self.batch_run_id} succeeded", state)
-                if assessment.verdict is Verdict.FAILURE:
-                    error = run_failed_error(self.batch_run_id, assessment)
-                    return self._event(EventStatus.FAILED, str(error), assessment.state, assessment.failed_tasks)
+                if status != last:  # an unchanged answer changes no log line and no verdict
+                    last = status
+                    for line in progress.update(status):
+                        self.log.info(line)
+                    assessment = assess(status, self.tasks)
+                    if assessment.verdict is Verdict.SUCCESS:
+                        return self._event(EventStatus.SUCCESS, f"OFS run {self.batch_run_id} succeeded", status.state)
+                    if assessment.verdict is Verdict.FAILURE:
+                        error = run_failed_error(self.batch_run_id, assessment)
+                        return self._event(EventStatus.FAILED, str(error), assessment.state, assessment.failed_tasks)
                 now = time.time()
                 if self.deadline is not None and now >= self.deadline:
-                    return self._timeout(state, held)
+                    return self._timeout(status.state, status.held_tasks)
                 pause = self.poll_interval if self.deadline is None else min(self.poll_interval, self.deadline - now)
                 await asyncio.sleep(max(0.0, pause))
         except Exception as error:  # the completion method must run, so every failure becomes an event
@@ -148,6 +148,7 @@ class OFSBatchRunTrigger(BaseTrigger):
                 f"Lost track of OFS run {self.batch_run_id} ({type(error).__name__}: {error}). "
                 f"The run may still be going; a retry of the task reconnects to it when durable."
             )
+            state, held = (last.state, last.held_tasks) if last else (None, [])
             return self._event(EventStatus.ERROR, message, state, held_tasks=held)
 
     def _timeout(self, state: RunState, held: list[str]) -> WatchEvent:

@@ -82,13 +82,20 @@ class RssSampler:
 
 
 async def watch_all(
-    client_name: str, n: int, polls: int, interval: float, connection: dict[str, Any], tag: str, profile: str | None
+    client_name: str,
+    n: int,
+    polls: int,
+    interval: float,
+    connection: dict[str, Any],
+    tag: str,
+    profile: str | None,
+    changing: bool = False,
 ) -> dict[str, Any]:
     """Start ``n`` watchers spread over one poll interval; measure until the last run has ended."""
     triggerer_process()
     client = ASYNC_CLIENTS[client_name](connection)
     await client.start()
-    ids = [run_id(polls, tag, i) for i in range(n)]
+    ids = [run_id(polls, tag, i, changing) for i in range(n)]
 
     async def watcher(index: int) -> str:
         await asyncio.sleep(interval * index / n)  # triggers arrive over time, not in one burst
@@ -185,6 +192,9 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between polls of one watcher")
     parser.add_argument("--calls", type=int, default=1000, help="sync: status calls in a row")
     parser.add_argument("--tag", default="", help="makes the run ids unique on a shared bench server")
+    parser.add_argument(
+        "--answers", choices=("repeat", "change"), default="repeat", help="ongoing runs repeat or change answers"
+    )
     parser.add_argument("--profile", help="write a profile of the measured window to this file")
     args = parser.parse_args()
     connection = json.loads(os.environ["BENCH_CONNECTION"])
@@ -192,7 +202,10 @@ def main() -> None:
     if args.client in SYNC_CLIENTS:
         result = call_loop(args.client, args.calls, connection, tag, args.profile)
     else:
-        result = asyncio.run(watch_all(args.client, args.n, args.polls, args.interval, connection, tag, args.profile))
+        changing = args.answers == "change"
+        result = asyncio.run(
+            watch_all(args.client, args.n, args.polls, args.interval, connection, tag, args.profile, changing)
+        )
     print("BENCH-RESULT " + json.dumps(result), flush=True)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Scenario
+from bench.harness import Scenario, median_scenario
 from bench.imports import CONTROL_DAG, EXAMPLE_DAG, ImportCost
 
 BEGIN, END = "<!-- bench:begin (written by bench/run.py) -->", "<!-- bench:end -->"
@@ -165,6 +165,31 @@ def setup_section(plan: Any, watch: Sequence[Scenario], setup: Sequence[Scenario
     return [*lines, ""] if split else []
 
 
+def changing_section(plan: Any, changing: Sequence[Scenario]) -> list[str]:
+    """Section 1c: the provider's worst case, every answer different, so each one is decoded and assessed."""
+    if not changing:
+        return []
+    floor, provider = (median_scenario([s for s in changing if s.client == c]) for c in ("floor", "provider"))
+    if floor.error or provider.error:
+        return [f"#### 1c. Every answer different: failed: {floor.error or provider.error}", ""]
+    each = round_ratios(changing, "HTTP")
+    spread = f" (round by round {each})" if each else ""
+    return [
+        f"#### 1c. Every answer different (HTTP, {plan.n} runs x {plan.polls} polls, medians of {plan.rounds})",
+        "",
+        "Ongoing runs answer the same bytes at every poll above, as a real run does between state changes, and "
+        "the provider decodes an answer only when it differs from the run's previous one. Here every answer "
+        "differs (the server puts the poll number in it), so the provider decodes and assesses each one.",
+        "",
+        "| client | CPU µs/poll | x floor |",
+        "| --- | ---: | ---: |",
+        f"| {LABELS['floor']} | {floor.cpu_us_per_poll:.0f} | 1.00 |",
+        f"| {LABELS['provider']} | {provider.cpu_us_per_poll:.0f} | "
+        f"{provider.cpu_us_per_poll / floor.cpu_us_per_poll:.2f}{spread} |",
+        "",
+    ]
+
+
 def sync_section(sync: Sequence[Scenario]) -> list[str]:
     """Section 2: the sync hook against requests."""
     lines = [
@@ -288,6 +313,7 @@ def render(measured: dict[str, Any], machine: dict[str, str], command: str, elap
     body = [
         *watch_section(plan, measured["watch"], measured.get("rounds", [])),
         *setup_section(plan, measured["watch"], measured.get("setup", [])),
+        *changing_section(plan, measured.get("changing", [])),
         *sync_section(measured["sync"]),
         *import_section(measured["imports"]),
         *scale_section(plan, measured["scale"]),

@@ -5,7 +5,8 @@ Sections (all against a bench server on 127.0.0.1 in its own process, see ``benc
 1. Triggerer cost: N concurrent watchers on one event loop, each run ending after K polls, for the
    provider's ``OFSBatchRunTrigger``, the floor (bare aiohttp, one keep-alive session) and the HTTP
    provider's ``HttpEventTrigger``; plain HTTP and TLS (a self-signed certificate, verified through
-   the CA-bundle option).
+   the CA-bundle option). Over HTTP also: the set-up cost per watcher, and runs whose every answer
+   differs (nothing can be reused from one poll to the next).
 2. Sync path: ``OFSSchedulerHook.get_status`` in a loop against a bare ``requests.Session``.
 3. Import cost of ``airflow_provider_ofs.operators.batch`` and of an example DAG over ``airflow.sdk``.
 4. Scale curve: provider and floor at N = 10, 100, 1000 (plotted to a PNG).
@@ -73,6 +74,7 @@ def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
     watch: list[Scenario] = []
     rounds: list[Scenario] = []
     setup: list[Scenario] = []
+    changing: list[Scenario] = []
     sync: list[Scenario] = []
     scale: list[Scenario] = []
     transports = [(None, None), (certfile, keyfile)] if plan.tls else [(None, None)]
@@ -94,6 +96,12 @@ def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
             if cert is None and plan.polls > 1:
                 say(f"[1] {name}: runs of 1 poll (set-up cost per watcher) ...", flush=True)
                 setup += [run_scenario(server, home, client, f"one-{client}", polls=1, **every) for client in PAIRED]
+                say(f"[1] {name}: answers that change at every poll, {plan.rounds} round(s) ...", flush=True)
+                changing += [
+                    run_scenario(server, home, client, f"d-{client}-{i}", polls=plan.polls, answers="change", **every)
+                    for i in range(plan.rounds)
+                    for client in PAIRED
+                ]
             for client in ("sync-floor", "sync-provider"):
                 say(f"[2] {name}: {plan.calls} x {client} ...", flush=True)
                 sync.append(run_scenario(server, home, client, f"s-{name}-{client}", calls=plan.calls))
@@ -112,6 +120,7 @@ def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
         "watch": watch,
         "rounds": rounds,
         "setup": setup,
+        "changing": changing,
         "sync": sync,
         "scale": scale,
         "imports": imports,

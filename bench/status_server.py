@@ -3,7 +3,9 @@
 The simulator ends a run after a wall-clock duration, so a slow client would make fewer polls than a
 fast one. Here the run id says how many status polls the run lasts (``BENCH-K<polls>-<n>``): the K-th
 poll answers "successful", every earlier one "ongoing". Every client therefore makes exactly the same
-number of polls, and the per-poll numbers compare like with like. Answers have the simulator's shape.
+number of polls, and the per-poll numbers compare like with like. Answers have the simulator's shape;
+an ongoing run answers the same bytes every time, as a real run does between state changes, except
+for runs marked ``C`` (``BENCH-K<polls>C-<n>``), whose every answer differs (the poll number is in it).
 
 It checks what a real ESI checks first (a bearer token it issued, the identity headers) and counts
 status polls, token requests, 401 answers and distinct client connections (``GET /__bench__/stats``).
@@ -28,19 +30,19 @@ TOKEN_PATH = "/oauth2/v1/token"
 STATUS_PATH = "/SchedulerService/rest-api/v1/external/status"
 STATS_PATH = "/__bench__/stats"
 REQUIRED_HEADERS = ("ofs_tenant_id", "ofs_service_id", "ofs_workspace_id", "ofs_remote_user", "locale")
-RUN_ID = re.compile(r"^BENCH-K(\d+)-")
+RUN_ID = re.compile(r"^BENCH-K(\d+)(C?)-")
 TASKS = ("T1_LOAD", "T2_CALC", "T3_REPORT")
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-secret"
 USERNAME, PASSWORD = "bench_user", "bench-password"
 TENANT_ID, SERVICE_ID = "BENCH_TENANT", "BENCH_SERVICE"
 
 
-def run_id(polls: int, scenario: str, index: int) -> str:
-    """A run id that this server ends after ``polls`` status polls."""
-    return f"BENCH-K{polls}-{scenario}-{index}"
+def run_id(polls: int, scenario: str, index: int, changing: bool = False) -> str:
+    """A run id that this server ends after ``polls`` status polls (``changing``: every answer differs)."""
+    return f"BENCH-K{polls}{'C' if changing else ''}-{scenario}-{index}"
 
 
-def status_answer(batch_run_id: str, finished: bool) -> bytes:
+def status_answer(batch_run_id: str, finished: bool, details: str = "Success") -> bytes:
     """A status answer shaped like the simulator's (and the guide's): envelope, run state, task list."""
     code, text = ("0", "Successful") if finished else ("2", "Ongoing")
     tasks = [
@@ -53,7 +55,7 @@ def status_answer(batch_run_id: str, finished: bool) -> bytes:
         "severity": "info",
         "statusCode": "0",
         "summary": "Batch status fetched successfully",
-        "details": "Success",
+        "details": details,
         "batchRunId": batch_run_id,
         "batchStatusCode": code,
         "batchStatus": text,
@@ -110,10 +112,12 @@ class BenchServer:
             return web.json_response({"status": "error", "severity": "error", "statusCode": "-3"}, status=404)
         self.stats["status_polls"] += 1
         self.polls[batch_run_id] += 1
-        finished = self.polls[batch_run_id] >= int(match.group(1))
+        poll = self.polls[batch_run_id]
+        finished = poll >= int(match.group(1))
         if finished:
             self.stats["runs_finished"] += 1
-        return web.Response(body=status_answer(batch_run_id, finished), content_type="application/json")
+        details = f"Success (poll {poll})" if match.group(2) else "Success"
+        return web.Response(body=status_answer(batch_run_id, finished, details), content_type="application/json")
 
     async def get_stats(self, request: web.Request) -> web.Response:
         """The counters so far (the bench reads them before and after each scenario)."""

@@ -31,7 +31,8 @@ def measured() -> dict[str, object]:
 
 
 def test_every_watcher_client_makes_exactly_n_times_k_polls_and_sees_every_run_succeed(measured):
-    for scenario in measured["watch"]:
+    assert {s.client for s in measured["changing"]} == {"floor", "provider"}
+    for scenario in [*measured["watch"], *measured["changing"]]:
         assert scenario.error == "", scenario.error
         assert scenario.polls == 5 * 2, scenario.client
         assert scenario.result["runs_succeeded"] == 5, scenario.client
@@ -55,7 +56,7 @@ def test_sync_clients_and_import_cost_produce_numbers(measured):
 
 def test_report_names_every_section_and_replaces_only_its_block(measured, tmp_path):
     text = render(measured, {"machine": "m", "software": "s", "load": "l", "date": "d"}, "cmd", 1.0)
-    for heading in ("### 1.", "### 2.", "### 3.", "### 4."):
+    for heading in ("### 1.", "#### 1b.", "#### 1c.", "### 2.", "### 3.", "### 4."):
         assert heading in text
     results = tmp_path / "RESULTS.md"
     results.write_text(f"# Results\n\nprose before\n\n{BEGIN}\nold numbers\n{END}\n\nprose after\n")

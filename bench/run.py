@@ -77,6 +77,7 @@ def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
     changing: list[Scenario] = []
     sync: list[Scenario] = []
     scale: list[Scenario] = []
+    larger: list[Scenario] = []  # TLS at the largest N of the scale curve, for memory per extra run
     transports = [(None, None), (certfile, keyfile)] if plan.tls else [(None, None)]
     for cert, key in transports:
         with bench_server(cert, key) as server:
@@ -105,6 +106,13 @@ def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
             for client in ("sync-floor", "sync-provider"):
                 say(f"[2] {name}: {plan.calls} x {client} ...", flush=True)
                 sync.append(run_scenario(server, home, client, f"s-{name}-{client}", calls=plan.calls))
+            if cert is not None and max(plan.scale) > plan.n:
+                n = max(plan.scale)
+                say(f"[1] {name}: {n} watchers, for memory per extra run ...", flush=True)
+                larger += [
+                    run_scenario(server, home, client, f"l-{client}", n=n, polls=plan.polls, interval=plan.interval(n))
+                    for client in PAIRED
+                ]
             if cert is None:
                 for n in plan.scale:
                     for client in PAIRED:
@@ -123,6 +131,7 @@ def run(plan: Plan, *, log: bool = True) -> dict[str, object]:
         "changing": changing,
         "sync": sync,
         "scale": scale,
+        "larger": larger,
         "imports": imports,
     }
 

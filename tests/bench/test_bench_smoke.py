@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import Scenario, bench_server, median_scenario, run_scenario  # noqa: E402
 from bench.imports import CONTROL_DAG, EXAMPLE_DAG  # noqa: E402
-from bench.report import BEGIN, END, render, round_ratios, write_plot, write_results  # noqa: E402
+from bench.report import BEGIN, END, memory_goal, render, round_ratios, write_plot, write_results  # noqa: E402
 from bench.run import Plan, run  # noqa: E402
 
 from airflow_provider_ofs._compat import airflow_version  # noqa: E402
@@ -96,3 +96,15 @@ def test_report_shows_the_ratio_of_every_round():
     rounds = [_run("floor", 0.4), _run("provider", 0.5), _run("floor", 0.5), _run("provider", 0.55)]
     assert round_ratios(rounds, "HTTP") == "1.25x, 1.10x"
     assert round_ratios(rounds[:2], "HTTP") == ""  # one round: nothing to show beside the table
+
+
+def _memory(n: int, peak_mib: float) -> Scenario:
+    return Scenario("provider", "TLS", {"n": n, "rss_before": 100 * 2**20, "rss_peak": int(peak_mib * 2**20)})
+
+
+def test_memory_goal_is_per_extra_run_when_a_larger_n_was_measured():
+    at_300, at_1000 = _memory(300, 108.0), _memory(1000, 115.0)  # 8 MiB at N=300, then 7 MiB for 700 more runs
+
+    assert "memory per extra watched run 10.2 KiB" in memory_goal("TLS", at_300, at_1000)
+    assert memory_goal("TLS", at_300, at_1000).endswith(": met")
+    assert memory_goal("TLS", at_300, None).endswith(": **missed**")  # 27.3 KiB per run on average

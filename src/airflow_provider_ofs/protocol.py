@@ -500,13 +500,13 @@ class StatusPoll:
 
     def __init__(self, settings: ConnectionSettings, batch_run_id: str, tasks: Sequence[str] | None = None) -> None:
         self.batch_run_id = batch_run_id
-        self.tasks = tuple(tasks) if tasks else ()
+        self._tasks = tuple(tasks or ())
         self.request = build_status(settings, batch_run_id, tasks)
         self._last: tuple[HttpResponse, RunStatus] | None = None
 
     def is_for(self, batch_run_id: str, tasks: Sequence[str] | None) -> bool:
         """Whether this is the call for that run and those tasks."""
-        return batch_run_id == self.batch_run_id and (tuple(tasks) if tasks else ()) == self.tasks
+        return batch_run_id == self.batch_run_id and tuple(tasks or ()) == self._tasks
 
     def read(self, response: HttpResponse, verb: str) -> RunStatus:
         """The status an answer reports, or the error it calls for (``decode_answer``, ``parse_status``)."""

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 # Which tests `make test` runs; the version matrix narrows it on older Airflow.
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-compat test-matrix lint typecheck demo bench screenshot clean
+.PHONY: venv test test-compat test-matrix lint typecheck demo bench screenshot dist clean
 
 $(STAMP): pyproject.toml Makefile
 	@echo ">> creating $(VENV) with Airflow $(AIRFLOW_VERSION) (first run only; takes a minute)"
@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml Makefile
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench example_dags demo
-	$(BIN)/ruff format --check src tests bench example_dags demo
+	$(BIN)/ruff check airflow_provider_ofs tests bench example_dags demo
+	$(BIN)/ruff format --check airflow_provider_ofs tests bench example_dags demo
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -53,6 +53,13 @@ screenshot: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[bench]"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# A wheel and an sdist in $(DIST_DIR), built in an isolated environment and checked for PyPI.
+DIST_DIR ?= dist
+dist: $(STAMP)
+	rm -rf $(DIST_DIR)
+	$(BIN)/uv build --quiet --out-dir $(DIST_DIR)
+	$(BIN)/twine check --strict $(DIST_DIR)/*
 
 clean:
 	rm -rf $(VENV) .venv-* .mypy_cache .ruff_cache build dist

@@ -62,7 +62,7 @@ def bench_server(certfile: str | None = None, keyfile: str | None = None) -> Ite
 def base_env(airflow_home: str | None = None) -> dict[str, str]:
     """Environment of every child process: this repo importable, an isolated Airflow home."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env["AIRFLOW_HOME"] = airflow_home or env.get("AIRFLOW_HOME") or tempfile.mkdtemp(prefix="ofs-bench-home-")
     # Byte-code caches on, kept out of the tree: a deployment has them, and without them every child
     # process would compile Airflow from source (seconds of CPU that no triggerer or DAG parser pays).

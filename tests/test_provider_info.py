@@ -17,6 +17,7 @@ import pytest
 from airflow_provider_ofs.get_provider_info import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR, get_provider_info
 
 DISTRIBUTION = "airflow-provider-ofs"
+ROOT = Path(__file__).resolve().parents[1]
 SECRET_FIELDS = {"client_secret", "access_token"}
 
 
@@ -43,6 +44,35 @@ def test_schema_validation_would_catch_a_broken_entry(info):
 def test_package_name_is_the_distribution_and_the_version_matches(info):
     assert info["package-name"] == DISTRIBUTION
     assert importlib.metadata.version(DISTRIBUTION) in info["versions"]
+
+
+def test_the_version_has_one_source(info):
+    import airflow_provider_ofs
+
+    assert info["versions"] == [airflow_provider_ofs.__version__] == [importlib.metadata.version(DISTRIBUTION)]
+
+
+def project_urls() -> dict[str, str]:
+    entries = importlib.metadata.metadata(DISTRIBUTION).get_all("Project-URL") or []
+    return dict(entry.split(", ", 1) for entry in entries)
+
+
+def test_project_urls_name_documentation_changelog_source_and_issues():
+    assert set(project_urls()) >= {"Documentation", "Changelog", "Source", "Issues"}
+
+
+def test_documentation_links_point_at_files_in_this_repository(info):
+    from airflow_provider_ofs.get_provider_info import SOURCE_URL
+
+    urls = project_urls()
+    integration = info["integrations"][0]
+    links = [integration["external-doc-url"], *integration["how-to-guide"], urls["Documentation"], urls["Changelog"]]
+
+    assert integration["external-doc-url"] == urls["Documentation"]
+    assert urls["Source"] == SOURCE_URL
+    for link in links:
+        assert link.startswith(f"{SOURCE_URL}/blob/main/"), link
+        assert (ROOT / link.removeprefix(f"{SOURCE_URL}/blob/main/")).is_file(), link
 
 
 @pytest.mark.parametrize("section", ["hooks", "operators", "sensors", "triggers"])

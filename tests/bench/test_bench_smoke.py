@@ -10,12 +10,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from airflow_provider_ofs._compat import airflow_version  # noqa: E402
 from bench.harness import Scenario, bench_server, median_scenario, run_scenario  # noqa: E402
 from bench.imports import CONTROL_DAG, EXAMPLE_DAG  # noqa: E402
 from bench.report import BEGIN, END, memory_goal, render, round_ratios, write_plot, write_results  # noqa: E402
 from bench.run import Plan, run  # noqa: E402
-
-from airflow_provider_ofs._compat import airflow_version  # noqa: E402
 
 pytestmark = [
     pytest.mark.timeout(600),

@@ -13,10 +13,8 @@ from airflow_provider_ofs.exceptions import (
     OFSAlreadyInterruptedError,
     OFSApiError,
     OFSAuthenticationError,
-    OFSConnectionConfigError,
     OFSInvalidHeadersError,
     OFSSchedulerError,
-    OFSTransportError,
 )
 from airflow_provider_ofs.get_provider_info import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_ofs.protocol import (
@@ -39,14 +37,19 @@ from airflow_provider_ofs.protocol import (
 from airflow_provider_ofs.retrying import retried
 from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
+from airflow_provider_ofs.transport import (
+    REFRESH_REFUSED,
+    settings_from_connection,
+    tls_error,
+    transport_error,
+    warn_if_insecure,
+)
 
 if TYPE_CHECKING:
     import requests
 
     from airflow_provider_ofs.hooks.async_client import AsyncESIClient
 
-#: Logged when IAM refuses a refresh token and the password grant is tried instead.
-REFRESH_REFUSED = "IAM refused the refresh token of %r; using the password grant"
 CONNECTION_TEST_RUN_ID = "AIRFLOW_CONNECTION_TEST_NO_SUCH_RUN"
 
 T = TypeVar("T")
@@ -293,13 +296,6 @@ class OFSSchedulerHook(BaseHook):
         )
 
 
-def settings_from_connection(conn_id: str, conn: Any, extra: dict[str, Any]) -> ConnectionSettings:
-    """Build validated settings from an Airflow ``Connection`` (sync or async path)."""
-    return ConnectionSettings.from_connection(
-        conn_id, host=conn.host, login=conn.login, password=conn.password, extra=extra
-    )
-
-
 def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKind:
     """Tell "never connected" (safe to repeat any call) from "dropped after sending" (maybe processed)."""
     from urllib3.exceptions import MaxRetryError, NewConnectionError
@@ -308,28 +304,3 @@ def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKi
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
     return FailureKind.NOT_CONNECTED if isinstance(reason, NewConnectionError) else FailureKind.DROPPED
-
-
-def transport_error(request: HttpRequest, kind: FailureKind) -> OFSTransportError:
-    """The error for a failed HTTP exchange; names the call and the host, never a header or body."""
-    target = "IAM token endpoint" if request.verb == "token" else f"ESI {request.verb}"
-    return OFSTransportError(f"{target} at {request.url}: {kind.value}", kind=kind)
-
-
-def tls_error(settings: ConnectionSettings, request: HttpRequest, error: BaseException) -> OFSConnectionConfigError:
-    """A TLS failure is a configuration problem, not a transient one: point at the ``verify`` field."""
-    return OFSConnectionConfigError(
-        f"Connection {settings.conn_id!r}: TLS to {request.url} failed ({type(error).__name__}: {error}). "
-        f"Set extra 'verify' to the path of the server's CA bundle (PEM), or false to skip verification."
-    )
-
-
-def warn_if_insecure(settings: ConnectionSettings, log: Any) -> None:
-    """Log, once per hook or async client, that the connection does not verify the server's certificate."""
-    if settings.verify is False:
-        log.warning(
-            "Connection %r: TLS certificate verification is off (extra 'verify' is false), so the identity of "
-            "%s is not checked. Set 'verify' to the path of the server's CA bundle (PEM) instead.",
-            settings.conn_id,
-            settings.base_url,
-        )

@@ -23,13 +23,6 @@ from airflow_provider_ofs.exceptions import (
     OFSAlreadyInterruptedError,
     OFSAuthenticationError,
 )
-from airflow_provider_ofs.hooks.scheduler import (
-    REFRESH_REFUSED,
-    settings_from_connection,
-    tls_error,
-    transport_error,
-    warn_if_insecure,
-)
 from airflow_provider_ofs.protocol import (
     ConnectionSettings,
     HttpRequest,
@@ -48,6 +41,13 @@ from airflow_provider_ofs.retrying import aretried
 from airflow_provider_ofs.shared_calls import SharedCalls
 from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
+from airflow_provider_ofs.transport import (
+    REFRESH_REFUSED,
+    settings_from_connection,
+    tls_error,
+    transport_error,
+    warn_if_insecure,
+)
 
 #: Seconds the triggers of one event loop reuse a connection's settings instead of reading it again.
 SETTINGS_TTL = 60.0

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_ofs import __version__
+
+#: Where the project lives; ``pyproject.toml``'s ``[project.urls]`` name the same files.
+SOURCE_URL = "https://github.com/airflow-provider-ofs/airflow-provider-ofs"
+DOCUMENTATION_URL = f"{SOURCE_URL}/blob/main/README.md"
+HOW_TO_GUIDES = [
+    f"{SOURCE_URL}/blob/main/README.md",
+    f"{SOURCE_URL}/blob/main/docs/simulator.md",
+    f"{SOURCE_URL}/blob/main/docs/ESI-NOTES.md",
+]
+
 INTEGRATION = "Oracle Financial Services (OFS) External Scheduler"
 
 # Connection form fields (Airflow 3.2+ reads these; 2.11 asks the hook, which builds its form from them too).
@@ -100,11 +111,12 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Oracle Financial Services (OFS)",
         "description": "Trigger, watch, interrupt, restart and rerun OFS batches and batch groups "
         "through the OFS External Scheduler Interface.",
-        "versions": ["0.1.0"],
+        "versions": [__version__],
         "integrations": [
             {
                 "integration-name": INTEGRATION,
-                "external-doc-url": "https://docs.oracle.com/en/industries/financial-services/",
+                "external-doc-url": DOCUMENTATION_URL,
+                "how-to-guide": HOW_TO_GUIDES,
                 "tags": ["service"],
             }
         ],

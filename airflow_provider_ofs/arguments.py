@@ -104,6 +104,32 @@ def encode_dynamic_params(
     return _encode(entries)
 
 
+def dynamic_param_list(batch_type: str, dynamic_params: str | Mapping[str, Any] | None) -> str | None:
+    """``dynamicParamList`` from what a hook caller passes: a mapping in the wire shape, or an encoded string.
+
+    For a batch the mapping is ``{"batchParams": {...}, "taskRuntimeParams": {"<TASK>": {...}}}``; for a
+    group, batch code → such a mapping. A string is taken as already encoded; any other type is a
+    ``TypeError`` before anything is sent.
+    """
+    if dynamic_params is None or isinstance(dynamic_params, str):
+        return dynamic_params or None
+    if not isinstance(dynamic_params, Mapping):
+        raise TypeError(
+            "dynamic_params must be a mapping in the wire shape ({'batchParams': {...}, 'taskRuntimeParams': {...}}"
+            f", or batch code -> that for a group) or an encoded JSON string, not {type(dynamic_params).__name__}"
+        )
+    if batch_type == "group":
+        return encode_dynamic_params(batch_type, group_params=dynamic_params)
+    unknown = set(dynamic_params) - {"batchParams", "taskRuntimeParams"}
+    if unknown:
+        raise ValueError(f"dynamic_params may hold 'batchParams' and 'taskRuntimeParams', not {sorted(unknown)}")
+    return encode_dynamic_params(
+        batch_type,
+        batch_params=dynamic_params.get("batchParams"),
+        task_params=dynamic_params.get("taskRuntimeParams"),
+    )
+
+
 def _batch_entry(
     mis: str | None,
     batch_params: Mapping[str, Any] | None,

@@ -1,11 +1,16 @@
-"""Errors the provider raises: one family per documented ESI error code, plus run, auth and transport errors."""
+"""Errors the provider raises: one family per documented ESI error code, plus run, auth and transport errors.
+
+Errors that no Airflow retry can fix, or whose retry could start a second run, also derive from Airflow's
+``AirflowFailException``: the task fails at once, whatever its ``retries``. The others (a failed run,
+a transient network error) stay retryable.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
 
-from airflow.exceptions import AirflowException  # type: ignore[attr-defined]
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_ofs.states import RunState
 
@@ -21,8 +26,8 @@ class OFSSchedulerError(AirflowException):
             self.code = code
 
 
-class OFSConnectionConfigError(OFSSchedulerError):
-    """The Airflow connection lacks a required field or holds a value that cannot be used."""
+class OFSConnectionConfigError(OFSSchedulerError, AirflowFailException):
+    """The Airflow connection lacks a required field or holds a value that cannot be used (not retried)."""
 
 
 class OFSAuthenticationError(OFSSchedulerError):
@@ -39,29 +44,43 @@ class OFSApiError(OFSSchedulerError):
         self.verb = verb
 
 
-class OFSObjectNotFoundError(OFSApiError):
-    """Code -3: the batch, batch group, run id or task code does not exist."""
+class OFSCallFailedError(OFSApiError):
+    """Code -1 answered by the call itself: ESI reports the call as a failure (documented, not run-level)."""
+
+    code = -1
+    meaning = "Failure"
+
+
+class OFSCallInterruptedError(OFSApiError):
+    """Code -2 answered by the call itself: ESI reports the call as interrupted (documented, not run-level)."""
+
+    code = -2
+    meaning = "Interrupted"
+
+
+class OFSObjectNotFoundError(OFSApiError, AirflowFailException):
+    """Code -3: the batch, batch group, run id or task code does not exist (not retried)."""
 
     code = -3
     meaning = "Object does not exist"
 
 
-class OFSInvalidArgumentsError(OFSApiError):
-    """Code -4: invalid arguments or not enough parameters in the request body."""
+class OFSInvalidArgumentsError(OFSApiError, AirflowFailException):
+    """Code -4: invalid arguments or not enough parameters in the request body (not retried)."""
 
     code = -4
     meaning = "Invalid arguments passed in request/not enough params in Request body"
 
 
-class OFSInvalidHeadersError(OFSApiError):
-    """Code -5: request headers are invalid or missing (tenant, service, workspace, remote user, locale)."""
+class OFSInvalidHeadersError(OFSApiError, AirflowFailException):
+    """Code -5: request headers are invalid or missing: tenant, service, workspace, remote user (not retried)."""
 
     code = -5
     meaning = "Invalid request headers/request headers missing"
 
 
-class OFSNoExecutableJobError(OFSApiError):
-    """Code -6: nothing in the batch or group can be executed (for example, every task excluded)."""
+class OFSNoExecutableJobError(OFSApiError, AirflowFailException):
+    """Code -6: nothing in the batch or group can be executed, e.g. every task excluded (not retried)."""
 
     code = -6
     meaning = "No executable job is present"
@@ -88,6 +107,8 @@ class OFSUnknownCodeError(OFSApiError):
 API_ERRORS: dict[int, type[OFSApiError]] = {
     cls.code: cls  # type: ignore[misc]
     for cls in (
+        OFSCallFailedError,
+        OFSCallInterruptedError,
         OFSObjectNotFoundError,
         OFSInvalidArgumentsError,
         OFSInvalidHeadersError,
@@ -138,8 +159,11 @@ class OFSTransportError(OFSSchedulerError):
         self.retry_after = retry_after
 
 
-class OFSOutcomeUnknownError(OFSSchedulerError):
-    """A mutating call (trigger, restart, rerun, interrupt) may have been processed; it was not repeated."""
+class OFSOutcomeUnknownError(OFSSchedulerError, AirflowFailException):
+    """A mutating call (trigger, restart, rerun, interrupt) may have been processed; it was not repeated.
+
+    Not retried by Airflow either: a new try would send the call again and could start a second run.
+    """
 
 
 class OFSRunFailedError(OFSSchedulerError):

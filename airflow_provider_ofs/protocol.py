@@ -13,12 +13,13 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from enum import Enum
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
-from airflow_provider_ofs.arguments import join_codes, require_name, wire_batch_type
+from airflow_provider_ofs.arguments import dynamic_param_list, join_codes, require_name, wire_batch_type
 from airflow_provider_ofs.exceptions import (
     API_ERRORS,
     FailureKind,
@@ -255,17 +256,21 @@ def build_trigger(
     batch_type: str = "batch",
     excluded_tasks: str | Iterable[str] | None = None,
     held_tasks: str | Iterable[str] | None = None,
-    dynamic_params: str | None = None,
+    dynamic_params: str | Mapping[str, Any] | None = None,
 ) -> HttpRequest:
-    """Build the Execution API call that starts a batch (``batch``) or a batch group (``group``)."""
+    """Build the Execution API call that starts a batch (``batch``) or a batch group (``group``).
+
+    ``dynamic_params``: see ``arguments.dynamic_param_list``.
+    """
     body: dict[str, Any] = {
         "batchName": require_name("batch_name", batch_name),
         "batchType": wire_batch_type(batch_type),
         "excludedTasks": join_codes("excluded_tasks", excluded_tasks),
         "heldTasks": join_codes("held_tasks", held_tasks),
     }
-    if dynamic_params:
-        body["dynamicParamList"] = dynamic_params
+    param_list = dynamic_param_list(batch_type, dynamic_params)
+    if param_list:
+        body["dynamicParamList"] = param_list
     return _esi_request(settings, Verb.TRIGGER, body)
 
 
@@ -626,18 +631,59 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def final_error(error: BaseException, request: HttpRequest, subject: str) -> BaseException:
-    """The error to raise once retrying stops; says when a mutating call may have been processed."""
-    if (
-        isinstance(error, OFSTransportError)
-        and request.verb not in (Verb.STATUS.value, "token")
-        and not error.kind.request_was_not_processed
-    ):
-        return OFSOutcomeUnknownError(
-            f"ESI {request.verb} of {subject}: {error.kind.value} ({error}). The request may have been "
-            f"processed, so it was not repeated: one task try never starts two runs. Check the OFS batch "
-            f"monitor before trying again."
-        )
-    if isinstance(error, OFSTransportError) and request.verb == "token":
+#: What to do after a mutating call whose outcome is unknown, per verb; ``{subject}`` and ``{window}`` filled in.
+_WAYS_ON = {
+    "trigger": (
+        "Look in the OFS Batch Monitor for a run of {subject} started {window}. If none started, clear this task "
+        "to trigger it again; if one did, watch it by its run id with OFSBatchRunSensor, or restart it with "
+        "OFSRestartBatchOperator if it failed."
+    ),
+    "restart": (
+        "Look in the OFS Batch Monitor at {subject} {window}. If it was not restarted, clear this task to restart "
+        "it again; if it was, watch the run with OFSBatchRunSensor."
+    ),
+    "rerun": (
+        "Look in the OFS Batch Monitor for a rerun of {subject} started {window}. If none started, clear this task "
+        "to rerun it; if one did, watch it by its run id with OFSBatchRunSensor."
+    ),
+    "interrupt": (
+        "Look in the OFS Batch Monitor at {subject}: if it was not interrupted, clear this task to interrupt it again."
+    ),
+}
+#: HTTP statuses that, without an API answer, mean the URL leads to no ESI verb: nothing was processed.
+_NOT_ESI = (404, 405)
+
+
+def final_error(
+    error: BaseException, request: HttpRequest, subject: str, window: tuple[float, float] | None = None
+) -> BaseException:
+    """The error to raise once retrying stops; says when a mutating call may have been processed.
+
+    ``window`` is when the call was first sent and when it gave up (epoch seconds): a mutating call whose
+    outcome is unknown names it, so that a person can find the run in the OFS Batch Monitor.
+    """
+    if not isinstance(error, OFSTransportError):
+        return error
+    if request.verb == "token":
         return OFSTokenUnavailableError(f"{error}; gave up after the retry budget")
-    return error
+    if error.http_status in _NOT_ESI and error.kind is FailureKind.HTTP_ERROR:
+        return OFSConnectionConfigError(
+            f"ESI {request.verb} of {subject}: {request.url} answered HTTP {error.http_status} without an API "
+            f"status, so the request never reached the External Scheduler Interface and nothing was processed. "
+            f"Check the connection's host: the application base URL, the part before /SchedulerService."
+        )
+    if request.verb == Verb.STATUS.value or error.kind.request_was_not_processed:
+        return error
+    ways_on = _WAYS_ON.get(request.verb, "Check the OFS Batch Monitor before trying again.")
+    return OFSOutcomeUnknownError(
+        f"ESI {request.verb} of {subject} at {request.url}: {error.kind.value} ({error}). The request may have "
+        f"been processed, so it was not repeated, and the task is not retried by Airflow either: a new try could "
+        f"act twice. {ways_on.format(subject=subject, window=_describe_window(window))}"
+    )
+
+
+def _describe_window(window: tuple[float, float] | None) -> str:
+    if window is None:
+        return "around now"
+    first, last = (datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") for moment in window)
+    return f"between {first} and {last} UTC"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -21,6 +22,7 @@ def retried(
     The first attempt runs without tenacity (see ``_replaying``); ``subject`` names what the call was
     about in the final error (``raise_final``).
     """
+    started = time.time()
     try:
         return exchange()
     except OFSSchedulerError as error:
@@ -30,7 +32,7 @@ def retried(
             with attempt:
                 return attempt_again()
     except OFSSchedulerError as error:
-        raise_final(error, request, subject)
+        raise_final(error, request, subject, started)
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
 
@@ -42,6 +44,7 @@ async def aretried(
     subject: str,
 ) -> ResultT:
     """``retried`` for a coroutine: ``await exchange()``, repeated as the retry policy allows; else the final error."""
+    started = time.time()
     try:
         return await exchange()
     except OFSSchedulerError as error:
@@ -51,7 +54,7 @@ async def aretried(
             with attempt:
                 return await attempt_again()
     except OFSSchedulerError as error:
-        raise_final(error, request, subject)
+        raise_final(error, request, subject, started)
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
 
@@ -100,13 +103,13 @@ def retry_arguments(verb: str, settings: ConnectionSettings, log: Any) -> dict[s
     }
 
 
-def raise_final(error: BaseException, request: HttpRequest, subject: str) -> NoReturn:
+def raise_final(error: BaseException, request: HttpRequest, subject: str, started: float) -> NoReturn:
     """Raise what the caller sees once retrying stopped (``protocol.final_error``), chained to the last failure.
 
     Call it from the ``except`` block that caught ``error``; an error that stays as it is is re-raised
     unchanged rather than chained to itself.
     """
-    final = final_error(error, request, subject)
+    final = final_error(error, request, subject, (started, time.time()))
     if final is error:
         raise error
     raise final from error

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -126,11 +126,13 @@ class OFSSchedulerHook(BaseHook):
         batch_type: str = "batch",
         excluded_tasks: str | Iterable[str] | None = None,
         held_tasks: str | Iterable[str] | None = None,
-        dynamic_params: str | None = None,
+        dynamic_params: str | Mapping[str, Any] | None = None,
     ) -> str:
         """Start a batch (``batch_type="batch"``) or batch group (``"group"``); return the new run id.
 
-        ``dynamic_params`` is the ``dynamicParamList`` JSON string (see ``arguments.encode_dynamic_params``).
+        ``dynamic_params`` is a mapping in the wire shape, ``{"batchParams": {...}, "taskRuntimeParams":
+        {"<TASK>": {...}}}`` (for a group: batch code → that), or an already encoded ``dynamicParamList``
+        string. Any other type raises ``TypeError`` before anything is sent.
         """
         request = build_trigger(self.settings, batch_name, batch_type, excluded_tasks, held_tasks, dynamic_params)
         run_id = run_id_from(self._call(request, f"{batch_type} {batch_name}", decode_answer), Verb.TRIGGER.value)

@@ -11,6 +11,8 @@ from airflow_provider_ofs.exceptions import (
     FailureKind,
     OFSAlreadyInterruptedError,
     OFSApiError,
+    OFSCallFailedError,
+    OFSCallInterruptedError,
     OFSInvalidArgumentsError,
     OFSInvalidHeadersError,
     OFSNoExecutableJobError,
@@ -26,6 +28,8 @@ from tests.core.factory import make_settings
 RUN_ID = "OFS_REG_CAPITAL_CALC_2024-03-31_1711843200000_1"
 
 DOCUMENTED = [
+    (-1, OFSCallFailedError, "Failure"),
+    (-2, OFSCallInterruptedError, "Interrupted"),
     (-3, OFSObjectNotFoundError, "Object does not exist"),
     (-4, OFSInvalidArgumentsError, "Invalid arguments passed in request/not enough params in Request body"),
     (-5, OFSInvalidHeadersError, "Invalid request headers/request headers missing"),
@@ -254,7 +258,18 @@ def test_the_error_table_covers_exactly_the_documented_codes():
     assert all(issubclass(cls, OFSApiError) for cls in API_ERRORS.values())
 
 
-@pytest.mark.parametrize("code", ["-9", -2, "-1", "1", "42", 7])
+def test_call_level_failure_and_interrupted_codes_are_reported_with_their_documented_meaning():
+    with pytest.raises(OFSCallFailedError) as failed:
+        decode_answer(answer(envelope("-1", summary="Batch could not be started")), "trigger")
+    with pytest.raises(OFSCallInterruptedError) as interrupted:
+        decode_answer(answer(envelope(-2)), "restart")
+
+    assert str(failed.value) == "ESI trigger failed with code -1 (Failure): Batch could not be started"
+    assert str(interrupted.value) == "ESI restart failed with code -2 (Interrupted)"
+    assert "document" not in f"{failed.value} {interrupted.value}"
+
+
+@pytest.mark.parametrize("code", ["-9", "1", "42", 7])
 def test_unknown_api_code_is_an_error_naming_the_code_never_success(code):
     with pytest.raises(OFSUnknownCodeError) as raised:
         decode_answer(answer(envelope(code)), "trigger")

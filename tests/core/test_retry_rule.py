@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_ofs.exceptions import (
     FailureKind,
     OFSAuthenticationError,
+    OFSCallFailedError,
     OFSConnectionConfigError,
+    OFSInvalidArgumentsError,
+    OFSInvalidHeadersError,
+    OFSNoExecutableJobError,
     OFSNotOngoingError,
     OFSObjectNotFoundError,
     OFSOutcomeUnknownError,
+    OFSRunFailedError,
     OFSTokenUnavailableError,
     OFSTransportError,
     OFSUnknownCodeError,
@@ -127,6 +133,58 @@ def test_mutating_call_that_may_have_been_processed_says_so(verb, kind):
     assert verb in str(error)
     assert "run R of B" in str(error)
     assert kind.value in str(error)
+
+
+def test_a_lost_trigger_answer_names_the_batch_the_host_the_time_window_and_both_ways_on():
+    window = (1_790_000_000.0, 1_790_000_007.5)  # 2026-09-21 14:13:20 to 14:13:27 UTC
+
+    error = final_error(transport(FailureKind.DROPPED), request_for("trigger"), "batch DAILY_LOAD", window)
+
+    text = str(error)
+    assert isinstance(error, OFSOutcomeUnknownError)
+    assert "batch DAILY_LOAD" in text
+    assert "https://tenant.example.com/app/SchedulerService/rest-api/v1/external/trigger" in text
+    assert "between 2026-09-21 14:13:20 and 2026-09-21 14:13:27 UTC" in text
+    assert "clear this task to trigger it again" in text
+    assert "OFSBatchRunSensor" in text
+    assert "OFSRestartBatchOperator" in text
+
+
+@pytest.mark.parametrize("verb", MUTATING + IDEMPOTENT[:1])
+@pytest.mark.parametrize("http_status", [404, 405])
+def test_a_404_or_405_without_api_status_never_reached_esi_and_names_the_url(verb, http_status):
+    error = OFSTransportError("not found", kind=FailureKind.HTTP_ERROR, http_status=http_status)
+
+    final = final_error(error, request_for(verb), "run R of B")
+
+    assert isinstance(final, OFSConnectionConfigError)
+    assert f"HTTP {http_status}" in str(final)
+    assert f"https://tenant.example.com/app/SchedulerService/rest-api/v1/external/{verb}" in str(final)
+    assert "nothing was processed" in str(final)
+    assert "may have been processed" not in str(final)
+
+
+@pytest.mark.parametrize(
+    "error_class",
+    [
+        OFSOutcomeUnknownError,
+        OFSObjectNotFoundError,
+        OFSInvalidArgumentsError,
+        OFSInvalidHeadersError,
+        OFSNoExecutableJobError,
+        OFSConnectionConfigError,
+    ],
+)
+def test_errors_no_retry_can_fix_fail_the_task_at_once(error_class):
+    assert issubclass(error_class, AirflowFailException)
+
+
+@pytest.mark.parametrize(
+    "error_class",
+    [OFSRunFailedError, OFSTransportError, OFSTokenUnavailableError, OFSNotOngoingError, OFSCallFailedError],
+)
+def test_failed_runs_and_transient_errors_stay_retryable_by_airflow(error_class):
+    assert not issubclass(error_class, AirflowFailException)
 
 
 @pytest.mark.parametrize("verb", MUTATING)

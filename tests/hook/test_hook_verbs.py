@@ -91,6 +91,41 @@ def test_batch_trigger_sends_mis_date_and_params(sim, connect):
     assert run.params["taskRuntimeParams"] == {"Q1": {"mode": "full"}}
 
 
+def test_batch_trigger_takes_the_wire_shape_as_a_mapping(sim, connect):
+    hook = connect(sim)
+
+    run_id = hook.trigger(
+        "QUICK",
+        dynamic_params={"batchParams": {"$FICMISDATE$": "2026-03-31"}, "taskRuntimeParams": {"Q1": {"mode": "full"}}},
+    )
+
+    run = sim.get_run(run_id)
+    assert run.mis_date == "2026-03-31"
+    assert run.params == {"batchParams": {"$FICMISDATE$": "2026-03-31"}, "taskRuntimeParams": {"Q1": {"mode": "full"}}}
+
+
+def test_group_trigger_takes_batch_code_to_wire_shape_as_a_mapping(sim, connect):
+    hook = connect(sim)
+
+    run_id = hook.trigger(
+        "GRP",
+        batch_type="group",
+        dynamic_params={"QUICK": {"batchParams": {"$FICMISDATE$": "2026-03-31"}}, "FAILS_ONCE": {}},
+    )
+
+    assert sim.get_run(run_id).mis_date == "2026-03-31"
+
+
+@pytest.mark.parametrize("dynamic_params", [["batchParams"], 42, b'{"batchParams": {}}', {"batchParms": {}}])
+def test_trigger_with_dynamic_params_of_another_shape_fails_before_anything_is_sent(sim, connect, dynamic_params):
+    hook = connect(sim)
+
+    with pytest.raises((TypeError, ValueError), match="dynamic_params"):
+        hook.trigger("QUICK", dynamic_params=dynamic_params)
+
+    assert sim.journal.count("trigger") == 0
+
+
 def test_excluded_and_held_tasks_reach_the_run(sim, connect):
     hook = connect(sim)
 

@@ -53,6 +53,21 @@ def default_deferrable() -> bool:
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
+def is_airflow_retry(ti: Any, retries: int | None) -> bool:
+    """Whether this try is Airflow's automatic retry after a failure, not the first try of a round.
+
+    A round starts with a new DAG run or with a clear by a person. Clearing sets ``max_tries`` to the try
+    number plus ``retries`` (2.11 and 3.x alike), so the first try of each round is number ``max_tries -
+    retries + 1``, as Airflow itself counts it. Without a task instance to ask, it answers ``True``: then
+    a stored run is reconnected to, never started twice.
+    """
+    try_number = getattr(ti, "try_number", None)
+    max_tries = getattr(ti, "max_tries", None)
+    if not isinstance(try_number, int) or not isinstance(max_tries, int) or max_tries < 0:
+        return True
+    return try_number > max_tries - (retries or 0) + 1
+
+
 HAS_TASK_STATE_STORE = airflow_version() >= (3, 3)
 
 __all__ = [
@@ -68,5 +83,6 @@ __all__ = [
     "TriggerEvent",
     "amask_secret",
     "default_deferrable",
+    "is_airflow_retry",
     "mask_secret",
 ]

@@ -178,13 +178,34 @@ class OFSRunFailedError(OFSSchedulerError):
 
 
 class OFSRunTimeoutError(OFSSchedulerError):
-    """The watched run did not finish within the allowed time."""
+    """The watched run did not finish within the allowed time; ``run_stopped`` says whether it was interrupted."""
 
-    def __init__(self, run_id: str, last_state: RunState | None, waited_seconds: float) -> None:
+    def __init__(
+        self, run_id: str, last_state: RunState | None, waited_seconds: float, *, run_stopped: bool = False
+    ) -> None:
         self.run_id = run_id
         self.last_state = last_state
+        self.run_stopped = run_stopped
         last = last_state.describe() if last_state is not None else "unknown (no status read yet)"
-        super().__init__(f"OFS run {run_id} did not finish within {waited_seconds:g} s; last state {last}")
+        stopped = "; the run was interrupted" if run_stopped else ""
+        super().__init__(f"OFS run {run_id} did not finish within {waited_seconds:g} s; last state {last}{stopped}")
+
+
+class OFSRunLostError(OFSSchedulerError, AirflowFailException):
+    """Waiting for a run that exists failed, and an Airflow retry could not find the run again (not retried).
+
+    Raised instead of the error that ended the wait where a retry would start a second run: on Airflow
+    before 3.3, or with ``durable=False``. The message names the run and how to go on.
+    """
+
+    def __init__(self, run_id: str, batch_name: str, cause: BaseException) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"Stopped waiting for OFS run {run_id} of {batch_name}: {cause}. The run exists and may still be going. "
+            f"The task is not retried by Airflow, since a retry could not reconnect to the run (that needs Airflow "
+            f"3.3+ and durable=True) and would start another. Watch run {run_id} with OFSBatchRunSensor, or clear "
+            f"this task once the run has ended to start anew."
+        )
 
 
 class OFSTokenUnavailableError(OFSSchedulerError):

@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, NoReturn
 
-from airflow_provider_ofs.exceptions import OFSRunFailedError, OFSRunTimeoutError, OFSSchedulerError
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_ofs.exceptions import OFSRunFailedError, OFSRunLostError, OFSRunTimeoutError, OFSSchedulerError
 from airflow_provider_ofs.states import RunState, RunStatus
 
 DONE_WITHOUT_FAILURE = frozenset({RunState.SUCCESSFUL, RunState.EXCLUDED})
@@ -81,6 +83,23 @@ def run_failed_error(run_id: str, assessment: Assessment) -> OFSRunFailedError:
     if assessment.reason:
         error.args = (f"{error.args[0]}: {assessment.reason}",)
     return error
+
+
+def raise_watch_failure(error: OFSSchedulerError, run_id: str, batch_name: str, retry_reconnects: bool) -> NoReturn:
+    """Raise what ended the wait for an existing run, or ``OFSRunLostError`` where a retry would act twice.
+
+    A failed run, a timed-out run that was interrupted, and errors that already fail the task at once
+    stay as they are. Anything else (ESI unreachable, a token refused, an undocumented answer, a run
+    left going after a timeout) leaves a run that may still be going: when a retry cannot reconnect to
+    it, the task fails for good instead.
+    """
+    if isinstance(error, OFSRunTimeoutError):
+        lost = not error.run_stopped
+    else:
+        lost = not isinstance(error, (OFSRunFailedError, AirflowFailException))
+    if lost and not retry_reconnects:
+        raise OFSRunLostError(run_id, batch_name, error) from error
+    raise error
 
 
 class RunProgress:
@@ -161,6 +180,20 @@ def seconds(name: str, value: float | timedelta | None) -> float | None:
     return None if value is None else required_seconds(name, value)
 
 
+#: Shortest pause between two status calls of one wait: zero would poll ESI in a busy loop.
+MIN_POLL_INTERVAL = 0.01
+
+
+def poll_seconds(value: float | timedelta) -> float:
+    """A ``poll_interval`` in seconds, at least ``MIN_POLL_INTERVAL``; an error naming it otherwise."""
+    interval = required_seconds("poll_interval", value)
+    if interval < MIN_POLL_INTERVAL:
+        raise ValueError(
+            f"poll_interval must be at least {MIN_POLL_INTERVAL} s (a minute suits real batches), got {value!r}"
+        )
+    return interval
+
+
 def required_seconds(name: str, value: float | timedelta) -> float:
     """A duration argument in seconds (number or ``timedelta``); negative or non-numeric is an error naming it."""
     if isinstance(value, timedelta):
@@ -191,7 +224,7 @@ class WatchEvent:
     Payload keys: ``status`` (an ``EventStatus`` value), ``run_id``, ``batch_name``, ``state`` (a
     ``RunState`` name, or ``None`` before any status was read), ``failed_tasks`` and ``held_tasks``
     (task codes, or child run ids of a group), ``message``, ``deadline`` (epoch seconds or ``None``),
-    and ``waited_seconds``.
+    ``waited_seconds``, and ``interrupted`` (the trigger interrupted the run at its deadline).
     """
 
     status: EventStatus
@@ -203,6 +236,7 @@ class WatchEvent:
     batch_name: str | None = None
     deadline: float | None = None
     waited_seconds: float = 0.0
+    interrupted: bool = False
 
     def payload(self) -> dict[str, Any]:
         """The JSON-serialisable event payload."""
@@ -216,6 +250,7 @@ class WatchEvent:
             "message": self.message,
             "deadline": self.deadline,
             "waited_seconds": self.waited_seconds,
+            "interrupted": self.interrupted,
         }
 
     @classmethod
@@ -248,10 +283,14 @@ class WatchEvent:
             batch_name=payload.get("batch_name"),
             deadline=payload.get("deadline"),
             waited_seconds=float(payload.get("waited_seconds") or 0.0),
+            interrupted=payload.get("interrupted") is True,
         )
 
-    def error(self) -> OFSSchedulerError | None:
-        """The error this event means for the waiting task; ``None`` for success."""
+    def error(self, *, run_stopped: bool = False) -> OFSSchedulerError | None:
+        """The error this event means for the waiting task; ``None`` for success.
+
+        ``run_stopped``: a timed-out run was interrupted (by the trigger, or by the task since).
+        """
         if self.status is EventStatus.SUCCESS:
             return None
         if self.status is EventStatus.FAILED:
@@ -261,5 +300,7 @@ class WatchEvent:
                 error.args = (self.message,)
             return error
         if self.status is EventStatus.TIMEOUT:
-            return OFSRunTimeoutError(self.run_id, self.state, self.waited_seconds)
+            return OFSRunTimeoutError(
+                self.run_id, self.state, self.waited_seconds, run_stopped=run_stopped or self.interrupted
+            )
         return OFSSchedulerError(self.message or f"Watching OFS run {self.run_id} failed")

@@ -14,6 +14,7 @@ from airflow_provider_ofs._compat import (
     Context,
     ResumableJobMixin,
     default_deferrable,
+    is_airflow_retry,
 )
 from airflow_provider_ofs.arguments import (
     DEFAULT_CONN_ID,
@@ -27,6 +28,7 @@ from airflow_provider_ofs.exceptions import (
     OFSNotOngoingError,
     OFSObjectNotFoundError,
     OFSRunTimeoutError,
+    OFSSchedulerError,
 )
 from airflow_provider_ofs.watching import (
     DONE_WITHOUT_FAILURE,
@@ -37,7 +39,8 @@ from airflow_provider_ofs.watching import (
     WatchEvent,
     assess,
     is_template,
-    required_seconds,
+    poll_seconds,
+    raise_watch_failure,
     run_failed_error,
     seconds,
     wait_deadline,
@@ -45,6 +48,7 @@ from airflow_provider_ofs.watching import (
 
 if TYPE_CHECKING:
     from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+    from airflow_provider_ofs.states import RunState
 
 #: XCom key of the run id, pushed as soon as the run exists (before waiting); ``return_value`` holds it at the end.
 XCOM_RUN_ID_KEY = "batch_run_id"
@@ -88,7 +92,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         super().__init__(**kwargs)
         self.batch_name = batch_name
         self.wait_for_completion = wait_for_completion
-        self.poll_interval = required_seconds("poll_interval", poll_interval)
+        self.poll_interval = poll_seconds(poll_interval)
         self.timeout = seconds("timeout", timeout)
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
@@ -122,7 +126,10 @@ class OFSBatchRunWaitingOperator(BaseOperator):
                 now, self.timeout, self.execution_timeout, started.timestamp() if started is not None else None
             )
             self._defer(run_id, restarts_done=0, deadline=deadline, waiting_since=now)
-        return self._wait(run_id, context)
+        try:
+            return self._wait(run_id, context)
+        except OFSSchedulerError as error:
+            raise_watch_failure(error, self.watched_run_id or run_id, self.batch_name, self._retry_reconnects(context))
 
     def _wait(self, run_id: str, context: Context) -> str:
         """Poll on the worker; each state change logged once; restart up to ``max_restarts`` times."""
@@ -147,8 +154,8 @@ class OFSBatchRunWaitingOperator(BaseOperator):
                 continue
             now = time.time()
             if deadline is not None and now >= deadline:
-                self._stop_after_timeout(run_id)
-                raise OFSRunTimeoutError(run_id, status.state, now - waiting_since)
+                stopped = self._stop_after_timeout(run_id)
+                raise OFSRunTimeoutError(run_id, status.state, now - waiting_since, run_stopped=stopped)
             time.sleep(self.poll_interval if deadline is None else max(0.0, min(self.poll_interval, deadline - now)))
 
     def _defer(self, run_id: str, *, restarts_done: int, deadline: float | None, waiting_since: float) -> NoReturn:
@@ -174,21 +181,31 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         """Resume after the trigger's event: succeed, restart and defer again, or fail naming the run."""
         watched = WatchEvent.from_payload(event)
         self.watched_run_id = watched.run_id
-        if watched.status is EventStatus.FAILED and restarts_done < self.max_restarts:
-            run_id = self._restart(watched.run_id, watched.message, restarts_done + 1, context)
-            self._defer(
-                run_id,
-                restarts_done=restarts_done + 1,
-                deadline=watched.deadline,
-                waiting_since=time.time() - watched.waited_seconds,
+        try:
+            if watched.status is EventStatus.FAILED and restarts_done < self.max_restarts:
+                run_id = self._restart(watched.run_id, watched.message, restarts_done + 1, context)
+                self._defer(
+                    run_id,
+                    restarts_done=restarts_done + 1,
+                    deadline=watched.deadline,
+                    waiting_since=time.time() - watched.waited_seconds,
+                )
+            stopped = watched.interrupted
+            if watched.status is EventStatus.TIMEOUT and not stopped:
+                stopped = self._stop_after_timeout(watched.run_id)
+            error = watched.error(run_stopped=stopped)
+            if error is not None:
+                raise error
+        except OFSSchedulerError as error:
+            raise_watch_failure(
+                error, self.watched_run_id or watched.run_id, self.batch_name, self._retry_reconnects(context)
             )
-        if watched.status is EventStatus.TIMEOUT:
-            self._stop_after_timeout(watched.run_id)
-        error = watched.error()
-        if error is not None:
-            raise error
         self.log.info("OFS run %s of %s succeeded", watched.run_id, self.batch_name)
         return watched.run_id
+
+    def _retry_reconnects(self, context: Context) -> bool:
+        """Whether an Airflow retry of this task would find the run again (durable, with a task-state store)."""
+        return bool(getattr(self, "durable", False)) and context.get("task_state_store") is not None
 
     def _restart(self, run_id: str, why: str, restart_number: int, context: Context) -> str:
         self.log.warning("%s; restarting it (restart %d of %d)", why, restart_number, self.max_restarts)
@@ -209,14 +226,16 @@ class OFSBatchRunWaitingOperator(BaseOperator):
 
     # ---------------------------------------------------------------------------------- interrupting
 
-    def _stop_after_timeout(self, run_id: str) -> None:
+    def _stop_after_timeout(self, run_id: str) -> bool:
+        """Interrupt a run that outlived its wait, when ``interrupt_on_kill`` is set; whether it is stopped now."""
         if self.interrupt_on_kill:
             self.log.warning("OFS run %s did not finish in time; interrupting it", run_id)
-            self._interrupt(run_id)
-        else:
-            self.log.warning("OFS run %s did not finish in time; left running (interrupt_on_kill is off)", run_id)
+            return self._interrupt(run_id)
+        self.log.warning("OFS run %s did not finish in time; left running (interrupt_on_kill is off)", run_id)
+        return False
 
-    def _interrupt(self, run_id: str) -> None:
+    def _interrupt(self, run_id: str) -> bool:
+        """Interrupt the run, best effort; whether it is stopped now (interrupted, or already ended)."""
         try:
             self.hook.interrupt(self.batch_name, run_id)
         except OFSNotOngoingError:
@@ -229,6 +248,8 @@ class OFSBatchRunWaitingOperator(BaseOperator):
                 type(error).__name__,
                 error,
             )
+            return False
+        return True
 
     def on_kill(self) -> None:
         """The task was killed while waiting: interrupt the run when ``interrupt_on_kill`` is set (best effort)."""
@@ -241,129 +262,85 @@ class OFSBatchRunWaitingOperator(BaseOperator):
             self._interrupt(self.watched_run_id)
 
 
-class OFSTriggerBatchOperator(ResumableJobMixin, OFSBatchRunWaitingOperator):  # type: ignore[misc]
-    """Trigger an OFS batch or batch group and, by default, wait for the run to end.
+class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator):  # type: ignore[misc]
+    """Base of the operators whose call starts or changes a run (trigger, restart, rerun): act once, then watch.
 
-    The run id is pushed to XCom (key ``batch_run_id``) as soon as the run exists and is the task's
-    return value. A failed, interrupted or aborted run fails the task with ``OFSRunFailedError``
-    naming the run id, its state and the failed task codes (child run ids for a group); held work
-    keeps the task waiting and is logged. On Airflow 3.3+ the task is durable: the run id is kept in
-    the task-state store before waiting, and a retry reconnects to a live run, returns at once when
-    it succeeded, and restarts (``restart_on_retry``) or re-triggers a failed one.
+    Subclasses implement ``act(context)``, the one call that starts or changes a run, returning the id to
+    watch. Across Airflow's tries:
 
-    :param batch_name: the batch (``batch_type="batch"``) or batch group (``"group"``) to run (templated).
-    :param batch_type: ``"batch"`` or ``"group"``.
-    :param excluded_tasks: task codes (batch) or batch codes (group) to skip, as a list or comma-separated
-        text (templated).
-    :param held_tasks: codes to hold, same forms (templated); a run with held work does not finish until
-        they are released in OFS.
-    :param mis_date: MIS date as ``yyyy-mm-dd`` text or a date (templated, e.g. ``"{{ ds }}"``); fills the
-        ``$FICMISDATE$`` batch parameter (for a group, of every batch in ``group_params``).
-    :param batch_params: batch parameters of a batch (templated).
-    :param task_params: task code → runtime parameters of a batch (templated).
-    :param group_params: for a group, batch code → ``{"batchParams": ..., "taskRuntimeParams": ...}`` (templated).
-    :param wait_for_completion: see ``OFSBatchRunWaitingOperator``; also ``poll_interval``, ``timeout``,
-        ``deferrable``, ``max_restarts``, ``interrupt_on_kill`` and ``ofs_conn_id``.
+    - On Airflow 3.3+ (``durable``, the default there) the id is kept in the task-state store before
+      waiting. An Airflow retry reconnects to that run while it is going, returns at once when it
+      succeeded, and acts again only when it failed. A clear (a new round of tries asked for by a person)
+      acts again, unless the run is still going: then it is watched, never started twice.
+    - On older Airflow, or with ``durable=False``, a retry cannot find the run again. So a failure while
+      waiting for a run that exists fails the task without retry (``OFSRunLostError``), and a call whose
+      answer was lost fails without retry (``OFSOutcomeUnknownError``): no retry acts twice.
+
     :param durable: keep the run id in the task-state store so a retry reconnects (Airflow 3.3+; default
-        on there; ``False`` triggers a new run on every try). Ignored, and said once, on older Airflow.
-    :param restart_on_retry: when a retry finds the previous try's run failed, restart it (Restart API)
-        instead of triggering a new run.
+        on there). Ignored, and said once, on older Airflow.
     """
 
-    template_fields: Sequence[str] = (
-        "batch_name",
-        "excluded_tasks",
-        "held_tasks",
-        "mis_date",
-        "batch_params",
-        "task_params",
-        "group_params",
-    )
-    template_fields_renderers = {"batch_params": "json", "task_params": "json", "group_params": "json"}
-    external_id_key = "ofs_batch_run_id"
-
-    def __init__(
-        self,
-        *,
-        batch_name: str,
-        batch_type: str = "batch",
-        excluded_tasks: str | Iterable[str] | None = None,
-        held_tasks: str | Iterable[str] | None = None,
-        mis_date: str | date | None = None,
-        batch_params: Mapping[str, Any] | None = None,
-        task_params: Mapping[str, Mapping[str, Any]] | None = None,
-        group_params: Mapping[str, Mapping[str, Any]] | None = None,
-        durable: bool | None = None,
-        restart_on_retry: bool = False,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, durable: bool | None = None, **kwargs: Any) -> None:
         if durable is not None:  # named here so default_args reach it; the mixin owns it
             kwargs["durable"] = durable
-        super().__init__(batch_name=batch_name, **kwargs)
-        self.batch_type = batch_type
-        self.excluded_tasks = excluded_tasks
-        self.held_tasks = held_tasks
-        self.mis_date = mis_date
-        self.batch_params = batch_params
-        self.task_params = task_params
-        self.group_params = group_params
-        self.restart_on_retry = restart_on_retry
+        super().__init__(**kwargs)
         self._durable_requested = durable is not False
         self._failed_run_of_previous_try: str | None = None
-        wire_batch_type(batch_type)
-        if not is_template(mis_date):
-            mis_date_text(mis_date)
+        self._retrying = True
 
     def execute(self, context: Context) -> str:
-        """Trigger the run (or reconnect to the previous try's), then wait as configured; return its id."""
-        self._dynamic_params = self._rendered_arguments()
+        """Act (or reconnect to the run a previous try produced), then wait as configured; return the run id."""
+        self._retrying = is_airflow_retry(context.get("ti"), self.retries)
         if self._durable_requested and not HAS_TASK_STATE_STORE:
-            self.log.info("Airflow before 3.3 has no task-state store: a retry of this task triggers a new OFS run")
+            self.log.info("Airflow before 3.3 has no task-state store: a retry cannot reconnect to the OFS run")
         result: str = self.execute_resumable(context)
         return result
 
-    def _rendered_arguments(self) -> str | None:
-        """Validate the rendered arguments before anything is sent; return ``dynamicParamList``."""
-        require_name("batch_name", self.batch_name)
-        join_codes("excluded_tasks", self.excluded_tasks)
-        join_codes("held_tasks", self.held_tasks)
-        return encode_dynamic_params(
-            self.batch_type,
-            mis_date=self.mis_date,
-            batch_params=self.batch_params,
-            task_params=self.task_params,
-            group_params=self.group_params,
-        )
+    def act(self, context: Context) -> str:
+        """The call that starts or changes a run; returns the run id to watch."""
+        raise NotImplementedError
+
+    def _left_by_previous_try(self, run_id: str, context: Context, settled: frozenset[RunState]) -> bool:
+        """On a retry that cannot reconnect (older Airflow): whether ``run_id`` shows a previous try acted already.
+
+        Called before acting again; ``settled`` lists the states that mean "acted, do not act twice".
+        """
+        if not self._retrying or self._retry_reconnects(context):
+            return False
+        state = self.hook.get_status(run_id).state
+        if state not in settled:
+            return False
+        self.log.info("Retry: OFS run %s is %s already; watching it instead of acting again", run_id, state.name)
+        return True
 
     # ------------------------------------------------------------------- ResumableJobMixin contract
 
     def submit_job(self, context: Context) -> str:
-        """Trigger the run, or restart the previous try's failed run when ``restart_on_retry`` is set."""
-        failed_run = self._failed_run_of_previous_try
-        if failed_run is not None and self.restart_on_retry:
-            try:
-                run_id = self.hook.restart(self.batch_name, failed_run)
-            except (OFSNotOngoingError, OFSObjectNotFoundError) as error:
-                self.log.warning("Cannot restart OFS run %s (%s); triggering a new run", failed_run, error)
-            else:
-                self.log.info("Restarted OFS run %s of the previous try; watching %s", failed_run, run_id)
-                return run_id
-        return self.hook.trigger(
-            self.batch_name,
-            self.batch_type,
-            excluded_tasks=self.excluded_tasks,
-            held_tasks=self.held_tasks,
-            dynamic_params=self._dynamic_params,
-        )
+        """Act: trigger, restart or rerun (see ``act``)."""
+        return self.act(context)
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        """The stored run's state name; ``NOT_FOUND`` when OFS no longer knows it (then a new run starts)."""
+        """The stored run's state name; ``NOT_FOUND`` when OFS no longer knows it, ``CLEARED`` after a clear."""
+        run_id = str(external_id)
         try:
-            state = self.hook.get_status(str(external_id)).state
+            state = self.hook.get_status(run_id).state
         except OFSObjectNotFoundError:
             return "NOT_FOUND"
+        if state in STILL_RUNNING:
+            if not self._retrying:
+                self.log.warning(
+                    "The task was cleared while OFS run %s is still %s: watching it rather than starting another",
+                    run_id,
+                    state.name,
+                )
+            return state.name
+        if not self._retrying:
+            self.log.info(
+                "The task was cleared: OFS run %s of its earlier tries ended %s; acting anew", run_id, state.name
+            )
+            return "CLEARED"
         if state.is_failure:
-            self._failed_run_of_previous_try = str(external_id)
+            self._failed_run_of_previous_try = run_id
         return state.name
 
     def is_job_active(self, status: str) -> bool:
@@ -394,19 +371,128 @@ class OFSTriggerBatchOperator(ResumableJobMixin, OFSBatchRunWaitingOperator):  #
             store.set(self.external_id_key, run_id)
 
 
-class OFSRestartBatchOperator(OFSBatchRunWaitingOperator):
+class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
+    """Trigger an OFS batch or batch group and, by default, wait for the run to end.
+
+    The run id is pushed to XCom (key ``batch_run_id``) as soon as the run exists and is the task's
+    return value. A failed, interrupted or aborted run fails the task with ``OFSRunFailedError``
+    naming the run id, its state and the failed task codes (child run ids for a group); held work
+    keeps the task waiting and is logged. Across retries and clears see ``OFSBatchRunActionOperator``:
+    on Airflow 3.3+ a retry reconnects to a live run, returns at once when it succeeded, and restarts
+    (``restart_on_retry``) or re-triggers a failed one; a clear triggers anew.
+
+    :param batch_name: the batch (``batch_type="batch"``) or batch group (``"group"``) to run (templated).
+    :param batch_type: ``"batch"`` or ``"group"``.
+    :param excluded_tasks: task codes (batch) or batch codes (group) to skip, as a list or comma-separated
+        text (templated).
+    :param held_tasks: codes to hold, same forms (templated); a run with held work does not finish until
+        they are released in OFS.
+    :param mis_date: MIS date as ``yyyy-mm-dd`` text or a date (templated, e.g. ``"{{ ds }}"``); fills the
+        ``$FICMISDATE$`` batch parameter (for a group, of every batch in ``group_params``).
+    :param batch_params: batch parameters of a batch (templated).
+    :param task_params: task code → runtime parameters of a batch (templated).
+    :param group_params: for a group, batch code → ``{"batchParams": ..., "taskRuntimeParams": ...}`` (templated).
+    :param wait_for_completion: see ``OFSBatchRunWaitingOperator``; also ``poll_interval``, ``timeout``,
+        ``deferrable``, ``max_restarts``, ``interrupt_on_kill`` and ``ofs_conn_id``.
+    :param durable: see ``OFSBatchRunActionOperator`` (``False`` triggers a new run on every try).
+    :param restart_on_retry: when a retry finds the previous try's run failed, restart it (Restart API)
+        instead of triggering a new run.
+    """
+
+    template_fields: Sequence[str] = (
+        "batch_name",
+        "excluded_tasks",
+        "held_tasks",
+        "mis_date",
+        "batch_params",
+        "task_params",
+        "group_params",
+    )
+    template_fields_renderers = {"batch_params": "json", "task_params": "json", "group_params": "json"}
+    external_id_key = "ofs_batch_run_id"
+
+    def __init__(
+        self,
+        *,
+        batch_name: str,
+        batch_type: str = "batch",
+        excluded_tasks: str | Iterable[str] | None = None,
+        held_tasks: str | Iterable[str] | None = None,
+        mis_date: str | date | None = None,
+        batch_params: Mapping[str, Any] | None = None,
+        task_params: Mapping[str, Mapping[str, Any]] | None = None,
+        group_params: Mapping[str, Mapping[str, Any]] | None = None,
+        restart_on_retry: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(batch_name=batch_name, **kwargs)
+        self.batch_type = batch_type
+        self.excluded_tasks = excluded_tasks
+        self.held_tasks = held_tasks
+        self.mis_date = mis_date
+        self.batch_params = batch_params
+        self.task_params = task_params
+        self.group_params = group_params
+        self.restart_on_retry = restart_on_retry
+        wire_batch_type(batch_type)
+        if not is_template(mis_date):
+            mis_date_text(mis_date)
+
+    def execute(self, context: Context) -> str:
+        """Trigger the run (or reconnect to the previous try's), then wait as configured; return its id."""
+        self._dynamic_params = self._rendered_arguments()
+        return super().execute(context)
+
+    def _rendered_arguments(self) -> str | None:
+        """Validate the rendered arguments before anything is sent; return ``dynamicParamList``."""
+        require_name("batch_name", self.batch_name)
+        join_codes("excluded_tasks", self.excluded_tasks)
+        join_codes("held_tasks", self.held_tasks)
+        return encode_dynamic_params(
+            self.batch_type,
+            mis_date=self.mis_date,
+            batch_params=self.batch_params,
+            task_params=self.task_params,
+            group_params=self.group_params,
+        )
+
+    def act(self, context: Context) -> str:
+        """Trigger the run, or restart the previous try's failed run when ``restart_on_retry`` is set."""
+        failed_run = self._failed_run_of_previous_try
+        if failed_run is not None and self.restart_on_retry:
+            try:
+                run_id = self.hook.restart(self.batch_name, failed_run)
+            except (OFSNotOngoingError, OFSObjectNotFoundError) as error:
+                self.log.warning("Cannot restart OFS run %s (%s); triggering a new run", failed_run, error)
+            else:
+                self.log.info("Restarted OFS run %s of the previous try; watching %s", failed_run, run_id)
+                return run_id
+        return self.hook.trigger(
+            self.batch_name,
+            self.batch_type,
+            excluded_tasks=self.excluded_tasks,
+            held_tasks=self.held_tasks,
+            dynamic_params=self._dynamic_params,
+        )
+
+
+class OFSRestartBatchOperator(OFSBatchRunActionOperator):
     """Restart a failed or interrupted OFS run (only what did not succeed runs again) and, by default, wait.
 
     Returns the run id to watch (what the Restart API answered; XCom ``batch_run_id`` too). Waiting,
-    deferral, restarts and interrupting work as for ``OFSTriggerBatchOperator``.
+    deferral, restarts and interrupting work as for ``OFSTriggerBatchOperator``, and so do retries and
+    clears (``OFSBatchRunActionOperator``): once OFS accepted the restart, a retry watches the run it
+    produced instead of restarting again. On Airflow before 3.3 a retry first reads the run's state
+    and watches it when a previous try's restart is under way or succeeded.
 
     :param batch_name: the run's batch or batch group (templated).
     :param batch_run_id: the run to restart (templated).
     :param wait_for_completion: see ``OFSBatchRunWaitingOperator``; also ``poll_interval``, ``timeout``,
-        ``deferrable``, ``max_restarts``, ``interrupt_on_kill`` and ``ofs_conn_id``.
+        ``deferrable``, ``max_restarts``, ``interrupt_on_kill``, ``durable`` and ``ofs_conn_id``.
     """
 
     template_fields: Sequence[str] = ("batch_name", "batch_run_id")
+    external_id_key = "ofs_restart_run_id"
 
     def __init__(self, *, batch_name: str, batch_run_id: str, **kwargs: Any) -> None:
         super().__init__(batch_name=batch_name, **kwargs)
@@ -414,25 +500,35 @@ class OFSRestartBatchOperator(OFSBatchRunWaitingOperator):
         if not is_template(batch_run_id):
             require_name("batch_run_id", batch_run_id)
 
-    def execute(self, context: Context) -> str:
-        """Restart the run, then wait for the id the answer names."""
-        return self.watch(self.hook.restart(self.batch_name, self.batch_run_id), context)
+    def act(self, context: Context) -> str:
+        """Restart the run (or the previous try's restarted run, when that one failed again)."""
+        target = self._failed_run_of_previous_try or self.batch_run_id
+        if self._left_by_previous_try(target, context, STILL_RUNNING | DONE_WITHOUT_FAILURE):
+            return target
+        return self.hook.restart(self.batch_name, target)
 
 
 class OFSRerunBatchOperator(OFSRestartBatchOperator):
     """Rerun a completed OFS run from the beginning and, by default, wait for the new run.
 
     Returns the run id to watch; it may be a new id or the old one, depending on the firm's OFS set-up.
+    Once OFS accepted the rerun, a retry watches the run it produced instead of rerunning again (see
+    ``OFSBatchRunActionOperator``); on Airflow before 3.3, where a retry cannot know a new run id, a
+    failure while waiting for the rerun fails the task without retry, naming the run.
 
     :param batch_name: the run's batch or batch group (templated).
     :param batch_run_id: the completed run to rerun (templated).
     :param wait_for_completion: see ``OFSBatchRunWaitingOperator``; also ``poll_interval``, ``timeout``,
-        ``deferrable``, ``max_restarts``, ``interrupt_on_kill`` and ``ofs_conn_id``.
+        ``deferrable``, ``max_restarts``, ``interrupt_on_kill``, ``durable`` and ``ofs_conn_id``.
     """
 
-    def execute(self, context: Context) -> str:
-        """Rerun the run, then wait for the id the answer names."""
-        return self.watch(self.hook.rerun(self.batch_name, self.batch_run_id), context)
+    external_id_key = "ofs_rerun_run_id"
+
+    def act(self, context: Context) -> str:
+        """Rerun the run, unless a previous try's rerun kept its id and is still going."""
+        if self._left_by_previous_try(self.batch_run_id, context, STILL_RUNNING):
+            return self.batch_run_id
+        return self.hook.rerun(self.batch_name, self.batch_run_id)
 
 
 class OFSInterruptBatchOperator(BaseOperator):
@@ -474,6 +570,7 @@ class OFSInterruptBatchOperator(BaseOperator):
 
 __all__ = [
     "XCOM_RUN_ID_KEY",
+    "OFSBatchRunActionOperator",
     "OFSBatchRunWaitingOperator",
     "OFSInterruptBatchOperator",
     "OFSRerunBatchOperator",

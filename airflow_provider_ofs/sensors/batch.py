@@ -17,7 +17,7 @@ from airflow_provider_ofs.watching import (
     WatchEvent,
     assess,
     is_template,
-    required_seconds,
+    poll_seconds,
     run_failed_error,
     wait_deadline,
 )
@@ -57,7 +57,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         ofs_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("poke_interval", required_seconds("poll_interval", poll_interval))
+        kwargs.setdefault("poke_interval", poll_seconds(poll_interval))
         super().__init__(**kwargs)
         self.batch_run_id = batch_run_id
         self.tasks = tasks

@@ -15,10 +15,19 @@ from airflow_provider_ofs._compat import BaseTrigger, TriggerEvent
 from airflow_provider_ofs.exceptions import OFSNotOngoingError
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.states import RunState, RunStatus
-from airflow_provider_ofs.watching import EventStatus, RunProgress, Verdict, WatchEvent, assess, run_failed_error
+from airflow_provider_ofs.watching import (
+    EventStatus,
+    RunProgress,
+    Verdict,
+    WatchEvent,
+    assess,
+    poll_seconds,
+    run_failed_error,
+)
 
-#: Longest time ``on_kill`` spends interrupting the run (the triggerer bounds it too).
+#: Longest time ``on_kill`` (or the deadline) spends interrupting the run (the triggerer bounds it too).
 ON_KILL_TIMEOUT = 30.0
+INTERRUPT_FAILED = "Could not interrupt OFS run %s of %s (%s: %s); interrupt it from the OFS batch monitor"
 
 # OFS triggers watching on each event loop: the loop's shared session is closed when the last one ends,
 # so a loop that stops (``airflow dags test``, a test) leaves no open session behind, while a triggerer
@@ -71,7 +80,8 @@ class OFSBatchRunTrigger(BaseTrigger):
     :param batch_name: the run's batch or group name; needed to interrupt it in ``on_kill``.
     :param deadline: absolute epoch seconds after which a ``timeout`` event ends the wait (``None``: no limit).
     :param waiting_since: epoch seconds when the wait began, for the ``waited_seconds`` of the event.
-    :param interrupt_on_kill: interrupt the run when a user kills the deferred task (needs ``batch_name``).
+    :param interrupt_on_kill: interrupt the run when a user kills the deferred task, and when ``deadline``
+        passes (needs ``batch_name``).
     """
 
     def __init__(
@@ -88,7 +98,7 @@ class OFSBatchRunTrigger(BaseTrigger):
         super().__init__()  # type: ignore[no-untyped-call]
         self.batch_run_id = batch_run_id
         self.ofs_conn_id = ofs_conn_id
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = poll_seconds(poll_interval)
         self.tasks = list(tasks) if tasks else None
         self.batch_name = batch_name
         self.deadline = deadline
@@ -139,7 +149,7 @@ class OFSBatchRunTrigger(BaseTrigger):
                         return self._event(EventStatus.FAILED, str(error), assessment.state, assessment.failed_tasks)
                 now = time.time()
                 if self.deadline is not None and now >= self.deadline:
-                    return self._timeout(status.state, status.held_tasks)
+                    return self._timeout(status.state, status.held_tasks, await self._interrupt_at_deadline(hook))
                 pause = self.poll_interval if self.deadline is None else min(self.poll_interval, self.deadline - now)
                 await asyncio.sleep(max(0.0, pause))
         except Exception as error:  # the completion method must run, so every failure becomes an event
@@ -151,13 +161,33 @@ class OFSBatchRunTrigger(BaseTrigger):
             state, held = (last.state, last.held_tasks) if last else (None, [])
             return self._event(EventStatus.ERROR, message, state, held_tasks=held)
 
-    def _timeout(self, state: RunState, held: list[str]) -> WatchEvent:
+    async def _interrupt_at_deadline(self, hook: OFSSchedulerHook) -> bool:
+        """Interrupt the run when the wait's deadline passed (``interrupt_on_kill``); whether it is stopped now.
+
+        Done here, not only by the task on resume: when ``execution_timeout`` is the deadline, Airflow 2.11
+        fails the resumed task before its completion method runs, and the run would be orphaned.
+        """
+        if not (self.interrupt_on_kill and self.batch_name):
+            return False
+        self.log.warning("OFS run %s did not finish by the task's deadline; interrupting it", self.batch_run_id)
+        try:
+            await asyncio.wait_for(hook.ainterrupt(self.batch_name, self.batch_run_id), ON_KILL_TIMEOUT)
+        except OFSNotOngoingError:
+            self.log.info("OFS run %s had already ended; nothing to interrupt", self.batch_run_id)
+        except Exception as error:
+            self.log.warning(INTERRUPT_FAILED, self.batch_run_id, self.batch_name, type(error).__name__, error)
+            return False
+        return True
+
+    def _timeout(self, state: RunState, held: list[str], interrupted: bool) -> WatchEvent:
         waited = time.time() - self.waiting_since
         held_text = f"; held: {', '.join(held)}" if held else ""
+        stopped = "; the run was interrupted" if interrupted else ""
         message = (
-            f"OFS run {self.batch_run_id} did not finish by its deadline; last state {state.describe()}{held_text}"
+            f"OFS run {self.batch_run_id} did not finish by its deadline; last state {state.describe()}"
+            f"{held_text}{stopped}"
         )
-        return self._event(EventStatus.TIMEOUT, message, state, held_tasks=held, waited=waited)
+        return self._event(EventStatus.TIMEOUT, message, state, held_tasks=held, waited=waited, interrupted=interrupted)
 
     def _event(
         self,
@@ -167,6 +197,7 @@ class OFSBatchRunTrigger(BaseTrigger):
         failed_tasks: list[str] | None = None,
         held_tasks: list[str] | None = None,
         waited: float | None = None,
+        interrupted: bool = False,
     ) -> WatchEvent:
         return WatchEvent(
             status=status,
@@ -178,6 +209,7 @@ class OFSBatchRunTrigger(BaseTrigger):
             batch_name=self.batch_name,
             deadline=self.deadline,
             waited_seconds=round(time.time() - self.waiting_since if waited is None else waited, 3),
+            interrupted=interrupted,
         )
 
     async def on_kill(self) -> None:
@@ -197,10 +229,4 @@ class OFSBatchRunTrigger(BaseTrigger):
         except OFSNotOngoingError:
             self.log.info("OFS run %s had already ended; nothing to interrupt", self.batch_run_id)
         except Exception as error:
-            self.log.warning(
-                "Could not interrupt OFS run %s of %s (%s: %s); interrupt it from the OFS batch monitor",
-                self.batch_run_id,
-                self.batch_name,
-                type(error).__name__,
-                error,
-            )
+            self.log.warning(INTERRUPT_FAILED, self.batch_run_id, self.batch_name, type(error).__name__, error)

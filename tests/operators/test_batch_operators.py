@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
-from airflow.providers.common.compat.sdk import TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowFailException, TaskDeferred
 
-from airflow_provider_ofs.exceptions import OFSRunTimeoutError, OFSSchedulerError
+from airflow_provider_ofs.exceptions import OFSRunLostError, OFSRunTimeoutError, OFSSchedulerError
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.operators.batch import (
     OFSInterruptBatchOperator,
@@ -35,6 +36,8 @@ def slow_sim(ofs_simulator_factory, monkeypatch):
         ({"batch_name": ""}, "batch_name must be a non-empty string"),
         ({"batch_name": "B", "batch_type": "chain"}, "batch_type must be 'batch' or 'group'"),
         ({"batch_name": "B", "poll_interval": -1}, "poll_interval must not be negative"),
+        ({"batch_name": "B", "poll_interval": 0}, "poll_interval must be at least 0.01 s"),
+        ({"batch_name": "B", "poll_interval": timedelta(0)}, "poll_interval must be at least 0.01 s"),
         ({"batch_name": "B", "timeout": "soon"}, "timeout must be a number of seconds"),
         ({"batch_name": "B", "max_restarts": -1}, "max_restarts must be a whole number"),
         ({"batch_name": "B", "mis_date": "31/12/2026"}, "mis_date must be a date in yyyy-mm-dd form"),
@@ -126,13 +129,27 @@ def test_timeout_event_interrupts_the_run_and_fails(slow_sim):
     assert slow_sim.get_run(run_id).state.name == "INTERRUPTED"
 
 
-def test_timeout_event_leaves_the_run_alone_without_interrupt_on_kill(slow_sim):
+def test_timeout_event_leaves_the_run_alone_without_interrupt_on_kill_and_fails_for_good(slow_sim):
     run_id = OFSSchedulerHook().trigger("SLOW")
     operator = OFSTriggerBatchOperator(task_id="t", batch_name="SLOW", interrupt_on_kill=False)
 
-    with pytest.raises(OFSRunTimeoutError):
+    # No task-state store here: a retry could not reconnect, so it would start a second run beside this one.
+    with pytest.raises(OFSRunLostError, match=f"Watch run {run_id} with OFSBatchRunSensor") as raised:
         operator.execute_complete({}, WatchEvent(EventStatus.TIMEOUT, run_id, "", RunState.ONGOING).payload())
 
+    assert isinstance(raised.value.__cause__, OFSRunTimeoutError)
+    assert slow_sim.journal.count("interrupt") == 0
+
+
+def test_timeout_event_of_a_run_the_trigger_interrupted_is_retryable_without_a_second_interrupt(slow_sim):
+    run_id = OFSSchedulerHook().trigger("SLOW")
+    operator = OFSTriggerBatchOperator(task_id="t", batch_name="SLOW")
+    event = WatchEvent(EventStatus.TIMEOUT, run_id, "", RunState.ONGOING, interrupted=True)
+
+    with pytest.raises(OFSRunTimeoutError, match="the run was interrupted") as raised:
+        operator.execute_complete({}, event.payload())
+
+    assert not isinstance(raised.value, AirflowFailException)
     assert slow_sim.journal.count("interrupt") == 0
 
 

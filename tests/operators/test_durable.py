@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from airflow_provider_ofs._compat import HAS_TASK_STATE_STORE
+from airflow_provider_ofs.exceptions import OFSRunFailedError, OFSRunTimeoutError
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
-from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
+from airflow_provider_ofs.operators.batch import OFSRerunBatchOperator, OFSRestartBatchOperator, OFSTriggerBatchOperator
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.states import RunState
 
@@ -22,6 +23,7 @@ CATALOGUE = {
     "batches": {
         "FLAKY": {"tasks": [{"code": "STEP", "seconds": 0.1, "outcome": "fail_once"}]},
         "SLOW": {"tasks": [{"code": "LONG", "seconds": 25}]},
+        "QUICK": {"tasks": [{"code": "STEP", "seconds": 0.1}]},
     }
 }
 KEY = OFSTriggerBatchOperator.external_id_key
@@ -117,3 +119,101 @@ def test_not_durable_triggers_on_every_try(sim):
 
     assert run_id != live
     assert store.values == {KEY: live}, "nothing is read or written"
+
+
+class TaskInstance:
+    """The try counters of ``context["ti"]`` that tell a retry from a clear (see ``is_airflow_retry``)."""
+
+    stats_tags: dict[str, str] = {}
+
+    def __init__(self, try_number: int, max_tries: int) -> None:
+        self.try_number = try_number
+        self.max_tries = max_tries
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        """The run id the operator publishes before waiting (not read here)."""
+
+
+RETRY = TaskInstance(try_number=2, max_tries=2)  # retries=2: the second try of the first round
+CLEARED = TaskInstance(try_number=2, max_tries=3)  # retries=2, cleared after try 1: max_tries = 1 + 2
+
+
+def succeeded_run(batch: str) -> str:
+    hook = OFSSchedulerHook()
+    run_id = hook.trigger(batch)
+    while hook.get_status(run_id).state is not RunState.SUCCESSFUL:
+        pass
+    return run_id
+
+
+def test_a_retry_finds_the_previous_run_successful_and_triggers_nothing(sim):
+    previous = succeeded_run("QUICK")
+
+    run_id = operator("QUICK", retries=2).execute({"task_state_store": TaskStateStore(**{KEY: previous}), "ti": RETRY})
+
+    assert run_id == previous
+    assert sim.journal.runs_created() == 1
+
+
+def test_a_cleared_task_whose_run_succeeded_triggers_anew(sim):
+    previous = succeeded_run("QUICK")
+    store = TaskStateStore(**{KEY: previous})
+
+    run_id = operator("QUICK", retries=2).execute({"task_state_store": store, "ti": CLEARED})
+
+    assert run_id != previous
+    assert store.values[KEY] == run_id
+    assert sim.journal.runs_created() == 2
+
+
+def test_a_cleared_task_does_not_restart_the_failed_run_but_triggers_anew(sim):
+    previous = failed_run("FLAKY")
+    store = TaskStateStore(**{KEY: previous})
+
+    with pytest.raises(OFSRunFailedError):  # a fresh run of FLAKY fails once again
+        operator("FLAKY", retries=2, restart_on_retry=True).execute({"task_state_store": store, "ti": CLEARED})
+
+    assert store.values[KEY] != previous
+    assert sim.journal.count("restart") == 0
+    assert sim.journal.runs_created() == 2
+
+
+def test_a_cleared_task_whose_run_is_still_going_watches_it_rather_than_starting_another(sim):
+    live = OFSSchedulerHook().trigger("SLOW", held_tasks="LONG")  # stays held until released
+
+    op = operator("SLOW", retries=2, timeout=0.3, interrupt_on_kill=False)
+    with pytest.raises(OFSRunTimeoutError):
+        op.execute({"task_state_store": TaskStateStore(**{KEY: live}), "ti": CLEARED})
+
+    assert op.watched_run_id == live
+    assert sim.journal.runs_created() == 1
+
+
+def restart_operator(run_id: str, **kwargs: Any) -> OFSRestartBatchOperator:
+    return OFSRestartBatchOperator(task_id="r", batch_name="FLAKY", batch_run_id=run_id, poll_interval=0.02, **kwargs)
+
+
+def test_restart_keeps_the_run_it_produced_and_a_retry_watches_it_instead_of_restarting(sim):
+    failed = failed_run("FLAKY")
+    store = TaskStateStore()
+
+    first = restart_operator(failed, retries=2).execute({"task_state_store": store, "ti": TaskInstance(1, 2)})
+    again = restart_operator(failed, retries=2).execute({"task_state_store": store, "ti": RETRY})
+
+    assert store.values == {OFSRestartBatchOperator.external_id_key: first}
+    assert again == first
+    assert sim.journal.count("restart") == 1
+
+
+def test_rerun_keeps_the_run_it_produced_and_a_retry_watches_it_instead_of_rerunning(sim):
+    done = succeeded_run("QUICK")
+    store = TaskStateStore()
+    rerun = OFSRerunBatchOperator(task_id="r", batch_name="QUICK", batch_run_id=done, poll_interval=0.02, retries=2)
+
+    first = rerun.execute({"task_state_store": store, "ti": TaskInstance(1, 2)})
+    again = rerun.execute({"task_state_store": store, "ti": RETRY})
+    cleared = rerun.execute({"task_state_store": store, "ti": CLEARED})
+
+    assert store.values[OFSRerunBatchOperator.external_id_key] == cleared
+    assert again == first
+    assert sim.journal.count("rerun") == 2, "the retry watched; the clear reran"

@@ -41,6 +41,14 @@ CASES = {
         "mis_date must be a date in yyyy-mm-dd form, not '2026-W05-3'",
     ),
     "negative_timeout": (TRIGGER.format(arguments="batch_name='B', timeout=-1"), "timeout must not be negative"),
+    "zero_poll_interval": (
+        TRIGGER.format(arguments="batch_name='B', poll_interval=0"),
+        "poll_interval must be at least 0.01 s",
+    ),
+    "sensor_zero_poll_interval": (
+        "OFSBatchRunSensor(task_id='t', batch_run_id='R1', poll_interval=0)",
+        "poll_interval must be at least 0.01 s",
+    ),
     "sensor_negative_poll_interval": (
         "OFSBatchRunSensor(task_id='t', batch_run_id='R1', poll_interval=-1)",
         "poll_interval must not be negative",

@@ -126,6 +126,33 @@ def test_held_run_keeps_waiting_until_the_deadline_then_times_out(sim, capsys):
     assert (error.run_id, error.last_state) == (run_id, RunState.HELD)
 
 
+def test_at_its_deadline_the_trigger_interrupts_the_run_itself_when_asked(sim):
+    simulator = sim(SLOW)
+    run_id = trigger_run("SLOW")
+
+    (event,) = events(
+        OFSBatchRunTrigger(
+            run_id, poll_interval=0.05, batch_name="SLOW", deadline=time.time() + 0.3, interrupt_on_kill=True
+        )
+    )
+
+    assert (event["status"], event["interrupted"]) == ("timeout", True)
+    assert simulator.get_run(run_id).state.name == "INTERRUPTED"
+    assert simulator.journal.count("interrupt") == 1
+    assert "the run was interrupted" in event["message"]
+
+
+def test_at_its_deadline_the_trigger_leaves_the_run_alone_without_interrupt_on_kill(sim):
+    simulator = sim(SLOW)
+    run_id = trigger_run("SLOW")
+
+    (event,) = events(OFSBatchRunTrigger(run_id, poll_interval=0.05, batch_name="SLOW", deadline=time.time() + 0.3))
+
+    assert (event["status"], event["interrupted"]) == ("timeout", False)
+    assert simulator.get_run(run_id).state.name == "ONGOING"
+    assert simulator.journal.count("interrupt") == 0
+
+
 def test_each_state_change_is_logged_once(sim, capsys):
     sim()
     run_id = trigger_run("OFS_DAILY_DATA_LOAD")
@@ -292,3 +319,8 @@ def test_concurrent_triggers_share_one_session_that_the_last_one_closes(sim, mon
     assert len(sessions) >= 2, "each trigger polled"
     assert len({id(session) for session in sessions}) == 1, "every poll of both triggers used one session"
     assert sessions[0].closed, "the last trigger on the loop closed the session"
+
+
+def test_a_trigger_refuses_a_zero_poll_interval_rather_than_polling_in_a_busy_loop():
+    with pytest.raises(ValueError, match=r"poll_interval must be at least 0\.01 s"):
+        OFSBatchRunTrigger(batch_run_id="R1", poll_interval=0)

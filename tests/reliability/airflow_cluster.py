@@ -1,8 +1,9 @@
-"""A real Airflow 3 deployment for one test: api-server, scheduler, dag-processor and triggerer as processes.
+"""A real Airflow deployment for one test: scheduler and triggerer (and on 3.x api-server, dag-processor).
 
-Everything binds to 127.0.0.1 on free ports, lives in one temporary AIRFLOW_HOME (SQLite, LocalExecutor,
-as ``airflow standalone`` runs it) and is stopped on exit, failures included: each component is started
-in its own session, and stopping it ends every process of its tree by pid.
+Everything binds to 127.0.0.1 on free ports, lives in one temporary AIRFLOW_HOME (SQLite; the
+LocalExecutor on 3.x, the SequentialExecutor on 2.11, as ``airflow standalone`` runs each) and is
+stopped on exit, failures included: each component is started in its own session, and stopping it
+ends every process of its tree by pid.
 """
 
 from __future__ import annotations
@@ -25,16 +26,20 @@ from typing import IO, Any, TypeVar
 
 import psutil
 
+from airflow_provider_ofs._compat import airflow_version
+
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 T = TypeVar("T")
 
-#: Airflow 3 components and their arguments; log servers are skipped so that nothing else listens.
+#: Airflow components and their arguments; log servers are skipped so that nothing else listens.
+#: Airflow 2.11 runs only the scheduler (which parses DAGs too) and the triggerer.
 COMPONENTS: dict[str, list[str]] = {
     "api-server": ["api-server", "--host", "127.0.0.1", "--workers", "1"],
     "scheduler": ["scheduler", "--skip-serve-logs"],
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer", "--skip-serve-logs"],
 }
+IS_AIRFLOW_2 = airflow_version() < (3, 0)
 
 
 def free_port() -> int:
@@ -113,7 +118,10 @@ class AirflowCluster:
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # Airflow 2 allows only the SequentialExecutor on SQLite (as its `standalone` runs it).
+            "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor" if IS_AIRFLOW_2 else "LocalExecutor",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
@@ -149,6 +157,21 @@ class AirflowCluster:
         component = Component(name, process, log_path, log_file)
         self.components.append(component)
         return component
+
+    def start_airflow(self) -> None:
+        """Start what this Airflow version needs to run DAGs: scheduler and triggerer, and on 3.x the rest."""
+        if not IS_AIRFLOW_2:
+            self.start("api-server")
+            self.wait_for("the api-server to answer", self.api_answers, timeout=120)
+            self.start("dag-processor")
+        self.start("scheduler")
+        self.start("triggerer")
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run ``airflow <args>`` against this cluster's home and database."""
+        return subprocess.run(
+            [AIRFLOW, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     def api_answers(self) -> bool:
         """Whether the api-server answers its health check (start the scheduler only then)."""

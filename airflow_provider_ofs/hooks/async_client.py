@@ -163,11 +163,15 @@ class AsyncESIClient:
         """Interrupt a run; already interrupted (code -7) counts as done."""
         request = build_run_action(self.settings, Verb.INTERRUPT, batch_name, batch_run_id)
         try:
-            await self._call(request, f"run {batch_run_id} of {batch_name}", decode_answer)
+            await self._call(request, f"run {batch_run_id} of {batch_name}", self._decode)
         except OFSAlreadyInterruptedError:
             self.log.info("OFS run %s was already interrupted (code -7); nothing to do", batch_run_id)
             return
         self.log.info("Interrupted OFS run %s of %s", batch_run_id, batch_name)
+
+    def _decode(self, response: HttpResponse, verb: str) -> dict[str, Any]:
+        """``decode_answer`` with the connection's secrets redacted from any server text it quotes."""
+        return decode_answer(response, verb, self.settings.secrets)
 
     def _call(self, request: HttpRequest, subject: str, read: Callable[[HttpResponse, str], T]) -> Awaitable[T]:
         # Not a coroutine itself: every await of a poll passes through each coroutine frame of the chain.

@@ -133,7 +133,7 @@ class OFSSchedulerHook(BaseHook):
         ``dynamic_params`` is the ``dynamicParamList`` JSON string (see ``arguments.encode_dynamic_params``).
         """
         request = build_trigger(self.settings, batch_name, batch_type, excluded_tasks, held_tasks, dynamic_params)
-        run_id = run_id_from(self._call(request, f"{batch_type} {batch_name}", decode_answer), Verb.TRIGGER.value)
+        run_id = run_id_from(self._call(request, f"{batch_type} {batch_name}", self._decode), Verb.TRIGGER.value)
         self.log.info("Triggered OFS %s %s: run id %s", batch_type, batch_name, run_id)
         return run_id
 
@@ -146,7 +146,7 @@ class OFSSchedulerHook(BaseHook):
         """Interrupt a run; a run that is already interrupted (code -7) counts as done."""
         request = build_run_action(self.settings, Verb.INTERRUPT, batch_name, batch_run_id)
         try:
-            self._call(request, f"run {batch_run_id} of {batch_name}", decode_answer)
+            self._call(request, f"run {batch_run_id} of {batch_name}", self._decode)
         except OFSAlreadyInterruptedError:
             self.log.info("OFS run %s was already interrupted (code -7); nothing to do", batch_run_id)
             return
@@ -181,7 +181,7 @@ class OFSSchedulerHook(BaseHook):
         """One status call (no retries) for a run id that cannot exist; any API answer but -5 proves the set-up."""
         request = build_status(self.settings, CONNECTION_TEST_RUN_ID)
         try:
-            self._exchange(request, decode_answer)
+            self._exchange(request, self._decode)
         except OFSInvalidHeadersError:
             raise
         except OFSApiError as error:
@@ -213,9 +213,13 @@ class OFSSchedulerHook(BaseHook):
 
     def _run_action(self, verb: Verb, batch_name: str, batch_run_id: str) -> str:
         request = build_run_action(self.settings, verb, batch_name, batch_run_id)
-        run_id = run_id_from(self._call(request, f"run {batch_run_id} of {batch_name}", decode_answer), verb.value)
+        run_id = run_id_from(self._call(request, f"run {batch_run_id} of {batch_name}", self._decode), verb.value)
         self.log.info("OFS %s of run %s (%s): watch run id %s", verb.value, batch_run_id, batch_name, run_id)
         return run_id
+
+    def _decode(self, response: HttpResponse, verb: str) -> dict[str, Any]:
+        """``decode_answer`` with the connection's secrets redacted from any server text it quotes."""
+        return decode_answer(response, verb, self.settings.secrets)
 
     def _call(self, request: HttpRequest, subject: str, read: Callable[[HttpResponse, str], T]) -> T:
         return retried(lambda: self._exchange(request, read), request, self.settings, self.log, subject)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,8 +40,10 @@ from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
 from airflow_provider_ofs.transport import (
     REFRESH_REFUSED,
+    AnswerBody,
+    check_head,
     settings_from_connection,
-    tls_error,
+    setup_error,
     transport_error,
     warn_if_insecure,
 )
@@ -269,8 +272,12 @@ class OFSSchedulerHook(BaseHook):
         return token
 
     def _send(self, request: HttpRequest) -> HttpResponse:
+        """One POST, bounded as a whole by ``timeout`` and in size by ``MAX_ANSWER_BYTES``; redirects refused."""
         import requests  # not at module level (see ``session``); after the first call a look-up in sys.modules
+        from urllib3.exceptions import DecodeError, ReadTimeoutError
+        from urllib3.exceptions import HTTPError as ReadError
 
+        deadline = time.monotonic() + self.settings.timeout
         try:
             answer = self.session.post(
                 request.url,
@@ -279,25 +286,62 @@ class OFSSchedulerHook(BaseHook):
                 timeout=self.settings.timeout,
                 # Per request: a session-level setting loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in the environment.
                 verify=self.settings.verify,
+                allow_redirects=False,  # a 3xx is refused (check_head), never followed
+                stream=True,  # the body is read below, within the deadline and the size limit
             )
-        except requests.exceptions.SSLError as error:
-            raise tls_error(self.settings, request, error) from None
+            with answer:
+                check_head(
+                    self.settings,
+                    request,
+                    answer.status_code,
+                    answer.headers.get("Location"),
+                    answer.headers.get("Content-Length"),
+                )
+                body = _read_body(request, answer.raw, deadline)
         except requests.exceptions.ConnectTimeout:
             raise transport_error(request, FailureKind.NOT_CONNECTED) from None
-        except requests.exceptions.Timeout:
+        except (requests.exceptions.Timeout, ReadTimeoutError):
             raise transport_error(request, FailureKind.TIMEOUT) from None
+        except requests.exceptions.SSLError:
+            raise setup_error(self.settings, request) from None
         except requests.exceptions.ConnectionError as error:
             raise transport_error(request, _connection_failure(error)) from None
-        except requests.exceptions.ChunkedEncodingError:
+        except DecodeError:  # a Content-Encoding the body does not follow
+            raise transport_error(request, FailureKind.MALFORMED) from None
+        except (requests.exceptions.ChunkedEncodingError, ReadError):
             raise transport_error(request, FailureKind.DROPPED) from None
-        except OSError as error:  # e.g. a CA bundle path that does not exist
-            raise tls_error(self.settings, request, error) from None
+        except OSError:  # requests' own errors too: a CA bundle path that does not exist, a URL it cannot send
+            raise setup_error(self.settings, request) from None
         return HttpResponse(
             status=answer.status_code,
-            body=answer.content,
+            body=body,
             content_type=answer.headers.get("Content-Type", ""),
             retry_after=answer.headers.get("Retry-After"),
         )
+
+
+def _read_body(request: HttpRequest, raw: Any, deadline: float) -> bytes:
+    """Read an answer as it arrives (``raw`` is urllib3's response), until the deadline and the size limit.
+
+    Each read takes what the socket has, waiting at most until the deadline: a server trickling its answer
+    a byte at a time holds the call for ``timeout``, not for as long as it likes.
+    """
+    body = AnswerBody(request)
+    read = getattr(raw, "read1", None) or raw.read  # urllib3 before 2.3 has no read1: each read waits longer
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise transport_error(request, FailureKind.TIMEOUT)
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = read(_READ_SIZE, decode_content=True)
+        if not chunk:
+            return body.read()
+        body.add(chunk)
+
+
+_READ_SIZE = 64 * 1024
 
 
 def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKind:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import math
 import re
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
 
 from airflow_provider_ofs.arguments import join_codes, require_name, wire_batch_type
 from airflow_provider_ofs.exceptions import (
@@ -92,6 +94,7 @@ class ConnectionSettings:
     locale: str = DEFAULT_LOCALE
     scope: str = DEFAULT_SCOPE
     verify: bool | str = True
+    proxy: str = field(default="", repr=False)  # a proxy URL may carry a user and password
     timeout: float = DEFAULT_TIMEOUT
     retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
     retry_wait: float = DEFAULT_RETRY_WAIT
@@ -150,6 +153,7 @@ class ConnectionSettings:
             access_token=access_token,
             scope=text("scope") or DEFAULT_SCOPE,
             verify=_parse_verify(conn_id, extra.get("verify", True)),
+            proxy=_parse_proxy(conn_id, text("proxy")),
             timeout=_positive_number(conn_id, "timeout", extra.get("timeout"), DEFAULT_TIMEOUT),
             retry_attempts=int(
                 _positive_number(conn_id, "retry_attempts", extra.get("retry_attempts"), DEFAULT_RETRY_ATTEMPTS)
@@ -177,7 +181,8 @@ class ConnectionSettings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """The values that must never appear in a log."""
-        return tuple(s for s in (self.password, self.client_secret, self.access_token) if s)
+        proxy_password = urlsplit(self.proxy).password if self.proxy else None
+        return tuple(s for s in (self.password, self.client_secret, self.access_token, proxy_password) if s)
 
 
 # What a bearer token may hold: visible ASCII only. Whitespace, a line break or a control character would
@@ -217,6 +222,19 @@ def _normalise_base_url(conn_id: str, host: str) -> str:
     return url[:cut] if cut >= 0 else url
 
 
+def _parse_proxy(conn_id: str, value: str) -> str:
+    if not value:
+        return ""
+    url = value if "://" in value else "http://" + value
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: extra field 'proxy' must be the URL of an HTTP(S) proxy, "
+            f"e.g. http://proxy.example.com:3128"
+        )
+    return url.rstrip("/")
+
+
 def _parse_verify(conn_id: str, value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
@@ -238,6 +256,58 @@ def _positive_number(conn_id: str, name: str, value: Any, default: float) -> flo
     if not math.isfinite(number) or number <= 0:  # "nan" and "inf" parse as floats
         raise OFSConnectionConfigError(f"Connection {conn_id!r}: extra field {name!r} must be a positive number")
     return number
+
+
+# ------------------------------------------------------------------------------------------------ proxy
+
+
+def proxy_for(settings: ConnectionSettings, url: str, environ: Mapping[str, str]) -> str | None:
+    """The proxy a call to ``url`` goes through, the same rule for both transports; ``None`` for none.
+
+    The connection's ``proxy`` when set, for every call. Otherwise the environment's, as curl and Python's
+    ``urllib`` read it: ``https_proxy``/``http_proxy`` by the URL's scheme, then ``all_proxy`` (a lower-case
+    name wins over its upper-case one), unless ``no_proxy`` names the host (names, domain suffixes, ``*``,
+    IP networks such as ``10.0.0.0/8``). Nothing is bypassed by default, loopback included.
+    """
+    if settings.proxy:
+        return settings.proxy
+    found = _proxy_environment(environ)
+    parts = urlsplit(url)
+    proxy = found.get(parts.scheme) or found.get("all")
+    if not proxy or _bypassed(parts.hostname or "", parts.netloc.rpartition("@")[2], found.get("no", "")):
+        return None
+    return proxy if "://" in proxy else "http://" + proxy
+
+
+def _proxy_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``urllib.request.getproxies_environment`` over any mapping: scheme (or ``no``) -> value."""
+    found: dict[str, str] = {}
+    for name, value in environ.items():  # upper-case and mixed names first ...
+        if value and name.lower().endswith("_proxy"):
+            found[name.lower()[:-6]] = value.strip()
+    for name, value in environ.items():  # ... then lower-case names win, and an empty one unsets
+        if name.endswith("_proxy") and name.islower():
+            if value:
+                found[name[:-6]] = value.strip()
+            else:
+                found.pop(name[:-6], None)
+    return found
+
+
+def _bypassed(hostname: str, host_and_port: str, no_proxy: str) -> bool:
+    if proxy_bypass_environment(host_and_port, {"no": no_proxy}):
+        return True
+    try:
+        address = ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    for entry in no_proxy.split(","):
+        try:
+            if address in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 # ------------------------------------------------------------------------------------------------ wire

@@ -7,11 +7,13 @@ except the sync hook loading the async client where a coroutine needs it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_ofs.exceptions import FailureKind, OFSConnectionConfigError, OFSTransportError
-from airflow_provider_ofs.protocol import MAX_ANSWER_BYTES, ConnectionSettings, HttpRequest
+from airflow_provider_ofs.protocol import MAX_ANSWER_BYTES, ConnectionSettings, HttpRequest, proxy_for
 
 #: Logged when IAM refuses a refresh token and the password grant is tried instead.
 REFRESH_REFUSED = "IAM refused the refresh token of %r; using the password grant"
@@ -24,6 +26,11 @@ def settings_from_connection(conn_id: str, conn: Any, extra: dict[str, Any]) -> 
     return ConnectionSettings.from_connection(
         conn_id, host=conn.host, login=conn.login, password=conn.password, extra=extra
     )
+
+
+def proxy_chooser(settings: ConnectionSettings) -> Callable[[str], str | None]:
+    """``protocol.proxy_for`` of this connection and the process environment, remembered per URL called."""
+    return lru_cache(maxsize=8)(lambda url: proxy_for(settings, url, os.environ))
 
 
 def transport_error(request: HttpRequest, kind: FailureKind, detail: str = "") -> OFSTransportError:

@@ -46,6 +46,7 @@ from airflow_provider_ofs.transport import (
     AnswerBody,
     ca_bundle_version,
     check_head,
+    proxy_chooser,
     settings_from_connection,
     setup_error,
     transport_error,
@@ -164,6 +165,7 @@ class AsyncESIClient:
         self.log = log
         warn_if_insecure(settings, log)
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout)
+        self._proxy = proxy_chooser(settings)
         self._poll: StatusPoll | None = None
 
     def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> Awaitable[RunStatus]:
@@ -248,6 +250,7 @@ class AsyncESIClient:
                 headers=request.headers,
                 timeout=self._timeout,
                 ssl=ssl_context(self.settings),
+                proxy=self._proxy(request.url),
                 allow_redirects=False,
             ) as answer:
                 check_head(

@@ -42,6 +42,7 @@ from airflow_provider_ofs.transport import (
     REFRESH_REFUSED,
     AnswerBody,
     check_head,
+    proxy_chooser,
     settings_from_connection,
     setup_error,
     transport_error,
@@ -119,7 +120,14 @@ class OFSSchedulerHook(BaseHook):
         warn_if_insecure(self.settings, self.log)
         session = requests.Session()
         session.verify = self.settings.verify
+        # Nothing from the environment behind our back (proxies, netrc credentials, CA bundles): the proxy is
+        # chosen per request by ``protocol.proxy_for``, the same rule as the async path's.
+        session.trust_env = False
         return session
+
+    @cached_property
+    def _proxy(self) -> Callable[[str], str | None]:
+        return proxy_chooser(self.settings)
 
     # --------------------------------------------------------------------------------- public calls
 
@@ -278,6 +286,7 @@ class OFSSchedulerHook(BaseHook):
         from urllib3.exceptions import HTTPError as ReadError
 
         deadline = time.monotonic() + self.settings.timeout
+        proxy = self._proxy(request.url)
         try:
             answer = self.session.post(
                 request.url,
@@ -288,6 +297,7 @@ class OFSSchedulerHook(BaseHook):
                 verify=self.settings.verify,
                 allow_redirects=False,  # a 3xx is refused (check_head), never followed
                 stream=True,  # the body is read below, within the deadline and the size limit
+                proxies={"http": proxy, "https": proxy} if proxy else {},
             )
             with answer:
                 check_head(
@@ -346,9 +356,11 @@ _READ_SIZE = 64 * 1024
 
 def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKind:
     """Tell "never connected" (safe to repeat any call) from "dropped after sending" (maybe processed)."""
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProxyError
 
     reason = error.args[0] if error.args else None
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
+    if isinstance(reason, ProxyError):  # the proxy itself could not be reached: nothing went further
+        reason = reason.original_error
     return FailureKind.NOT_CONNECTED if isinstance(reason, NewConnectionError) else FailureKind.DROPPED

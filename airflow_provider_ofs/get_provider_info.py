@@ -69,6 +69,11 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
         "description": "true (default), false (insecure), or the path of a CA bundle (PEM)",
         "schema": {"type": ["string", "null"]},
     },
+    "proxy": {
+        "label": "HTTP(S) proxy",
+        "description": "Proxy URL for ESI and IAM calls; empty: HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply",
+        "schema": {"type": ["string", "null"]},
+    },
     "access_token": {
         "label": "Pre-issued access token",
         "description": "Optional: a token issued in IAM; when set, no token request is made",
@@ -98,6 +103,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "locale": "en-US",
         "scope": "urn:opc:idm:__myscopes__ offline_access",
         "verify": "true | false | /path/to/ca-bundle.pem",
+        "proxy": "http://proxy.example.com:3128 (empty: the HTTPS_PROXY variable)",
         "access_token": "leave empty to use the password grant",
         "timeout": "60",
     },

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
+import math
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +19,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
 
 from airflow_provider_ofs.arguments import dynamic_param_list, join_codes, require_name, wire_batch_type
 from airflow_provider_ofs.exceptions import (
@@ -40,6 +43,13 @@ REFRESH_SCOPE = "urn:opc:idm:__myscopes__"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRY_ATTEMPTS = 5
 DEFAULT_RETRY_WAIT = 1.0
+#: Most bytes read of one ESI or IAM answer (real ones are a few KiB); a longer answer is refused unread.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+#: Shortest token lifetime believed: a smaller ``expires_in`` (0, negative, not a number) counts as this,
+#: so that a bad answer costs one token request a minute instead of one per call.
+MIN_TOKEN_LIFETIME = 60.0
+#: Longest token lifetime believed (IAM issues tokens for up to a year).
+MAX_TOKEN_LIFETIME = 366 * 86400.0
 
 HEADER_TENANT = "ofs_tenant_id"
 HEADER_SERVICE = "ofs_service_id"
@@ -85,6 +95,7 @@ class ConnectionSettings:
     locale: str = DEFAULT_LOCALE
     scope: str = DEFAULT_SCOPE
     verify: bool | str = True
+    proxy: str = field(default="", repr=False)  # a proxy URL may carry a user and password
     timeout: float = DEFAULT_TIMEOUT
     retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
     retry_wait: float = DEFAULT_RETRY_WAIT
@@ -110,35 +121,46 @@ class ConnectionSettings:
                 raise OFSConnectionConfigError(f"Connection {conn_id!r}: {where} {name!r} is required")
             return value
 
-        base_url = required("host", _normalise_base_url(host or ""), "field")
+        base_url = required("host", _normalise_base_url(conn_id, host or ""), "field")
         access_token = text("access_token")
+        if access_token and not _SENDABLE_TOKEN.fullmatch(access_token):
+            raise OFSConnectionConfigError(
+                f"Connection {conn_id!r}: extra field 'access_token' holds whitespace, control or non-ASCII "
+                f"characters, which an HTTP header cannot carry; paste the token alone, on one line"
+            )
         login = (login or "").strip()
         if not access_token:
             for name in ("token_url", "client_id", "client_secret"):
                 required(name, text(name), "extra field (or a pre-issued 'access_token')")
             required("login", login, "field (IAM user name, or a pre-issued extra 'access_token')")
             required("password", password or "", "field (IAM password, or a pre-issued extra 'access_token')")
+        headers = {
+            "tenant_id": required("tenant_id", text("tenant_id"), "extra field"),
+            "service_id": required("service_id", text("service_id"), "extra field"),
+            "remote_user": required("remote_user", text("remote_user") or login, "extra field (or 'login')"),
+            "workspace_id": text("workspace_id") or DEFAULT_WORKSPACE_ID,
+            "locale": text("locale") or DEFAULT_LOCALE,
+        }
+        for name, value in headers.items():
+            _check_header_value(conn_id, name, value, defaulted=name == "remote_user" and not text(name))
         return cls(
             conn_id=conn_id,
             base_url=base_url,
-            tenant_id=required("tenant_id", text("tenant_id"), "extra field"),
-            service_id=required("service_id", text("service_id"), "extra field"),
-            remote_user=required("remote_user", text("remote_user") or login, "extra field (or 'login')"),
             token_url=_normalise_url(text("token_url")),
             username=login,
             password=password or "",
             client_id=text("client_id"),
             client_secret=text("client_secret"),
             access_token=access_token,
-            workspace_id=text("workspace_id") or DEFAULT_WORKSPACE_ID,
-            locale=text("locale") or DEFAULT_LOCALE,
             scope=text("scope") or DEFAULT_SCOPE,
             verify=_parse_verify(conn_id, extra.get("verify", True)),
+            proxy=_parse_proxy(conn_id, text("proxy")),
             timeout=_positive_number(conn_id, "timeout", extra.get("timeout"), DEFAULT_TIMEOUT),
             retry_attempts=int(
                 _positive_number(conn_id, "retry_attempts", extra.get("retry_attempts"), DEFAULT_RETRY_ATTEMPTS)
             ),
             retry_wait=_positive_number(conn_id, "retry_wait", extra.get("retry_wait"), DEFAULT_RETRY_WAIT),
+            **headers,
         )
 
     @cached_property
@@ -151,6 +173,7 @@ class ConnectionSettings:
                 self.client_secret,
                 self.username,
                 self.password,
+                self.scope,  # another scope is another token
                 self.access_token,
             )
         )
@@ -159,7 +182,27 @@ class ConnectionSettings:
     @property
     def secrets(self) -> tuple[str, ...]:
         """The values that must never appear in a log."""
-        return tuple(s for s in (self.password, self.client_secret, self.access_token) if s)
+        proxy_password = urlsplit(self.proxy).password if self.proxy else None
+        return tuple(s for s in (self.password, self.client_secret, self.access_token, proxy_password) if s)
+
+
+# What a bearer token may hold: visible ASCII only. Whitespace, a line break or a control character would
+# break (or smuggle a header into) the request, and a library's error about it would quote the token.
+_SENDABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
+# What an ``ofs_*`` or ``locale`` header value may hold: printable ASCII. HTTP allows Latin-1 too, but
+# requests sends it as Latin-1 and aiohttp as UTF-8, so the two paths would send different bytes.
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+
+
+def _check_header_value(conn_id: str, name: str, value: str, *, defaulted: bool) -> None:
+    if _HEADER_VALUE.fullmatch(value):
+        return
+    where = "field 'login' (the default of extra 'remote_user')" if defaulted else f"extra field {name!r}"
+    raise OFSConnectionConfigError(
+        f"Connection {conn_id!r}: {where} is sent as an HTTP header, which carries only printable ASCII, "
+        f"and it holds other characters"
+        + (" (set 'remote_user' to the OFS user id; the login itself may stay as it is)" if defaulted else "")
+    )
 
 
 def _normalise_url(url: str) -> str:
@@ -168,11 +211,29 @@ def _normalise_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _normalise_base_url(host: str) -> str:
+def _normalise_base_url(conn_id: str, host: str) -> str:
     url = _normalise_url(host.strip())
+    if "?" in url or "#" in url:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: field 'host' has a query or fragment ('?' or '#'); give the application "
+            f"base URL only, e.g. https://tenant.example.com/app"
+        )
     # Tolerate a host pasted with the ESI path on it: the connection holds the part before it.
     cut = url.find("/SchedulerService")
     return url[:cut] if cut >= 0 else url
+
+
+def _parse_proxy(conn_id: str, value: str) -> str:
+    if not value:
+        return ""
+    url = value if "://" in value else "http://" + value
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: extra field 'proxy' must be the URL of an HTTP(S) proxy, "
+            f"e.g. http://proxy.example.com:3128"
+        )
+    return url.rstrip("/")
 
 
 def _parse_verify(conn_id: str, value: Any) -> bool | str:
@@ -193,9 +254,61 @@ def _positive_number(conn_id: str, name: str, value: Any, default: float) -> flo
         number = float(value)
     except (TypeError, ValueError):
         number = -1.0
-    if number <= 0:
+    if not math.isfinite(number) or number <= 0:  # "nan" and "inf" parse as floats
         raise OFSConnectionConfigError(f"Connection {conn_id!r}: extra field {name!r} must be a positive number")
     return number
+
+
+# ------------------------------------------------------------------------------------------------ proxy
+
+
+def proxy_for(settings: ConnectionSettings, url: str, environ: Mapping[str, str]) -> str | None:
+    """The proxy a call to ``url`` goes through, the same rule for both transports; ``None`` for none.
+
+    The connection's ``proxy`` when set, for every call. Otherwise the environment's, as curl and Python's
+    ``urllib`` read it: ``https_proxy``/``http_proxy`` by the URL's scheme, then ``all_proxy`` (a lower-case
+    name wins over its upper-case one), unless ``no_proxy`` names the host (names, domain suffixes, ``*``,
+    IP networks such as ``10.0.0.0/8``). Nothing is bypassed by default, loopback included.
+    """
+    if settings.proxy:
+        return settings.proxy
+    found = _proxy_environment(environ)
+    parts = urlsplit(url)
+    proxy = found.get(parts.scheme) or found.get("all")
+    if not proxy or _bypassed(parts.hostname or "", parts.netloc.rpartition("@")[2], found.get("no", "")):
+        return None
+    return proxy if "://" in proxy else "http://" + proxy
+
+
+def _proxy_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``urllib.request.getproxies_environment`` over any mapping: scheme (or ``no``) -> value."""
+    found: dict[str, str] = {}
+    for name, value in environ.items():  # upper-case and mixed names first ...
+        if value and name.lower().endswith("_proxy"):
+            found[name.lower()[:-6]] = value.strip()
+    for name, value in environ.items():  # ... then lower-case names win, and an empty one unsets
+        if name.endswith("_proxy") and name.islower():
+            if value:
+                found[name[:-6]] = value.strip()
+            else:
+                found.pop(name[:-6], None)
+    return found
+
+
+def _bypassed(hostname: str, host_and_port: str, no_proxy: str) -> bool:
+    if proxy_bypass_environment(host_and_port, {"no": no_proxy}):
+        return True
+    try:
+        address = ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    for entry in no_proxy.split(","):
+        try:
+            if address in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 # ------------------------------------------------------------------------------------------------ wire
@@ -203,11 +316,14 @@ def _positive_number(conn_id: str, name: str, value: Any, default: float) -> flo
 
 @dataclass(frozen=True)
 class HttpRequest:
-    """One HTTP POST to send: where, which headers, what body (already encoded)."""
+    """One HTTP POST to send: where, which headers, what body (already encoded).
+
+    Its ``repr`` shows the call and the URL only: headers and body hold credentials and tokens.
+    """
 
     url: str
-    headers: Mapping[str, str]
-    body: bytes
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
     verb: str
 
     def with_bearer(self, token: str) -> HttpRequest:
@@ -220,7 +336,7 @@ class HttpResponse:
     """What came back: HTTP status, the headers this module reads, and the raw body."""
 
     status: int
-    body: bytes
+    body: bytes = field(repr=False)  # a token answer holds tokens
     content_type: str = ""
     retry_after: str | None = None
 
@@ -296,15 +412,16 @@ def build_run_action(settings: ConnectionSettings, verb: Verb, batch_name: str, 
 # -------------------------------------------------------------------------------------------- answers
 
 
-def decode_answer(response: HttpResponse, verb: str) -> dict[str, Any]:
+def decode_answer(response: HttpResponse, verb: str, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """Turn an HTTP answer into the API envelope, or raise the error its HTTP status and body call for.
 
     Decides from the body's ``statusCode`` when the body is JSON, from the HTTP status otherwise
     (ESI-NOTES 3). HTTP 401 is left to the caller, which refreshes the token once (ESI-NOTES 13).
+    Server text quoted in an error is ``redact``-ed of ``secrets`` (the connection's) and bearer tokens.
     """
     envelope = _json_object(response.body)
     if envelope is not None and "statusCode" in envelope:
-        check_api_code(envelope, verb)
+        check_api_code(envelope, verb, secrets)
         if response.status >= 400:
             raise OFSTransportError(
                 f"ESI {verb}: HTTP {response.status} with a success status in the body",
@@ -368,12 +485,12 @@ def parse_code(value: Any, what: str) -> int:
     raise OFSUnknownCodeError(f"{what} is not a code: {value!r}")
 
 
-def check_api_code(envelope: Mapping[str, Any], verb: str) -> None:
+def check_api_code(envelope: Mapping[str, Any], verb: str, secrets: Iterable[str] = ()) -> None:
     """Raise the documented error when the API outcome (top-level ``statusCode``) is not success."""
     code = parse_code(envelope.get("statusCode"), f"ESI {verb}: statusCode")
     if code == 0:
         return
-    detail = _server_detail(envelope)
+    detail = redact(_server_detail(envelope), secrets)
     error_class = API_ERRORS.get(code)
     if error_class is None:
         raise OFSUnknownCodeError(
@@ -505,6 +622,7 @@ class StatusPoll:
 
     def __init__(self, settings: ConnectionSettings, batch_run_id: str, tasks: Sequence[str] | None = None) -> None:
         self.batch_run_id = batch_run_id
+        self._secrets = settings.secrets
         self._tasks = tuple(tasks or ())
         self.request = build_status(settings, batch_run_id, tasks)
         self._last: tuple[HttpResponse, RunStatus] | None = None
@@ -518,7 +636,7 @@ class StatusPoll:
         last = self._last
         if last is not None and last[0] == response:
             return last[1]
-        status = parse_status(decode_answer(response, verb), self.batch_run_id)
+        status = parse_status(decode_answer(response, verb, self._secrets), self.batch_run_id)
         self._last = (response, status)
         return status
 
@@ -565,24 +683,36 @@ def build_token_request(settings: ConnectionSettings, refresh_token: str | None 
 
 
 def parse_token_answer(response: HttpResponse, settings: ConnectionSettings, now: float | None = None) -> Token:
-    """Read IAM's answer: a token, or an error that says why (never echoing a secret)."""
+    """Read IAM's answer: a token, or an error that says why (never echoing a secret).
+
+    ``expires_in`` is believed between ``MIN_TOKEN_LIFETIME`` (60 s; 0, negative or NaN count as that) and
+    ``MAX_TOKEN_LIFETIME``; an unreadable one means IAM's default of an hour.
+    """
     answer = _json_object(response.body)
     where = f"IAM token request for connection {settings.conn_id!r}"
     if response.status in (400, 401) and answer is not None and "error" in answer:
-        reason = str(answer.get("error"))
+        reason = redact(str(answer.get("error")), settings.secrets)
         hint = {
             "invalid_client": "client_id/client_secret were refused",
             "invalid_grant": "the user name/password or refresh token was refused",
-        }.get(reason, str(answer.get("error_description") or "refused"))
+        }.get(reason, redact(str(answer.get("error_description") or "refused"), settings.secrets))
         raise OFSAuthenticationError(f"{where} failed: {reason} ({hint})")
     if response.status >= 400:
         raise http_error(where, response)
     if answer is None or not isinstance(answer.get("access_token"), str) or not answer["access_token"]:
         raise OFSTransportError(f"{where}: the answer has no access_token", kind=FailureKind.MALFORMED)
+    if not _SENDABLE_TOKEN.fullmatch(answer["access_token"]):
+        raise OFSAuthenticationError(
+            f"{where}: the access_token IAM issued holds whitespace, control or non-ASCII characters, "
+            f"which an HTTP header cannot carry; it was not used"
+        )
     try:
         lifetime = float(answer.get("expires_in", 3600))
     except (TypeError, ValueError):
         lifetime = 3600.0
+    if math.isnan(lifetime):
+        lifetime = MIN_TOKEN_LIFETIME
+    lifetime = min(MAX_TOKEN_LIFETIME, max(MIN_TOKEN_LIFETIME, lifetime))
     issued = time.time() if now is None else now
     refresh_token = answer.get("refresh_token")
     return Token(
@@ -601,13 +731,12 @@ def pre_issued_token(settings: ConnectionSettings) -> Token:
 def token_source(settings: ConnectionSettings, stale: Token | None) -> Token | tuple[str | None, ...]:
     """Where a new token comes from, for both transports.
 
-    The connection's pre-issued token, as is (refused once, it is an error: nothing can renew it); or
-    the IAM grants to try in order, each a refresh token or ``None`` for the password grant: the stale
+    The connection's pre-issued token, as is, every time: nothing can renew it, so a refused one is
+    repeated once and fails that call only (``unauthorized``), and the next call tries it again. Or the
+    IAM grants to try in order, each a refresh token or ``None`` for the password grant: the stale
     token's refresh grant first when it has one, then the password grant if IAM refuses it.
     """
     if settings.access_token:
-        if stale is not None:
-            raise unauthorized(settings, "call")
         return pre_issued_token(settings)
     if stale is not None and stale.refresh_token:
         return (stale.refresh_token, None)
@@ -623,12 +752,16 @@ def unauthorized(settings: ConnectionSettings, verb: str) -> OFSAuthenticationEr
     )
 
 
+# Bearer credentials a server may echo back: whatever follows "Bearer"/"Basic", and JWTs (IAM's tokens).
+_CREDENTIAL_TEXT = re.compile(r"(?i)(?<=\bbearer )[^\s\"',;]+|(?<=\bbasic )[^\s\"',;]+|\beyJ[\w-]*\.[\w-]+\.[\w-]*")
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in a text (for messages built from server answers)."""
+    """Replace every secret and anything that looks like a bearer token in a text built from a server answer."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    return text
+    return _CREDENTIAL_TEXT.sub("***", text)
 
 
 #: What to do after a mutating call whose outcome is unknown, per verb; ``{subject}`` and ``{window}`` filled in.

@@ -6,13 +6,19 @@ except the sync hook loading the async client where a coroutine needs it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_ofs.exceptions import FailureKind, OFSConnectionConfigError, OFSTransportError
-from airflow_provider_ofs.protocol import ConnectionSettings, HttpRequest
+from airflow_provider_ofs.protocol import MAX_ANSWER_BYTES, ConnectionSettings, HttpRequest, proxy_for
 
 #: Logged when IAM refuses a refresh token and the password grant is tried instead.
 REFRESH_REFUSED = "IAM refused the refresh token of %r; using the password grant"
+#: Logged once per hook or async client for each plain-http URL of a connection (``warn_if_insecure``).
+_PLAIN_HTTP = "Connection %r: %r is a plain http:// URL, so %s sent unencrypted. Use an https:// URL."
 
 
 def settings_from_connection(conn_id: str, conn: Any, extra: dict[str, Any]) -> ConnectionSettings:
@@ -22,22 +28,113 @@ def settings_from_connection(conn_id: str, conn: Any, extra: dict[str, Any]) -> 
     )
 
 
-def transport_error(request: HttpRequest, kind: FailureKind) -> OFSTransportError:
+def proxy_chooser(settings: ConnectionSettings) -> Callable[[str], str | None]:
+    """``protocol.proxy_for`` of this connection and the process environment, remembered per URL called."""
+    return lru_cache(maxsize=8)(lambda url: proxy_for(settings, url, os.environ))
+
+
+def transport_error(request: HttpRequest, kind: FailureKind, detail: str = "") -> OFSTransportError:
     """The error for a failed HTTP exchange; names the call and the host, never a header or body."""
-    target = "IAM token endpoint" if request.verb == "token" else f"ESI {request.verb}"
-    return OFSTransportError(f"{target} at {request.url}: {kind.value}", kind=kind)
+    return OFSTransportError(f"{_target(request)} at {request.url}: {kind.value}{detail}", kind=kind)
 
 
-def tls_error(settings: ConnectionSettings, request: HttpRequest, error: BaseException) -> OFSConnectionConfigError:
-    """A TLS failure is a configuration problem, not a transient one: point at the ``verify`` field."""
-    return OFSConnectionConfigError(
-        f"Connection {settings.conn_id!r}: TLS to {request.url} failed ({type(error).__name__}: {error}). "
-        f"Set extra 'verify' to the path of the server's CA bundle (PEM), or false to skip verification."
+def check_head(
+    settings: ConnectionSettings, request: HttpRequest, status: int, location: str | None, content_length: str | None
+) -> None:
+    """Refuse an answer from its status line and headers alone: a redirect, or a body announced too large.
+
+    Redirects are never followed: a 3xx re-posting the IAM form would hand the password to another host,
+    and an SSO gateway's 302 to its login page would read as a lost answer. A 3xx is a configuration
+    error, and nothing is sent to where it points.
+    """
+    if 300 <= status < 400:
+        target = urlsplit(urljoin(request.url, location or "")).hostname if location else None
+        where = f"a redirect to host {target!r}" if target else "a redirect without a Location"
+        field = "token_url" if request.verb == "token" else "host"
+        raise OFSConnectionConfigError(
+            f"Connection {settings.conn_id!r}: {_target(request)} at {request.url} answered HTTP {status}, {where}. "
+            f"Redirects are not followed: the call was not processed there and nothing was sent on. Set {field!r} "
+            f"to the address of the service itself (an SSO login page or a gateway in front of it redirects)."
+        )
+    if content_length is not None and content_length.strip().isdigit() and int(content_length) > MAX_ANSWER_BYTES:
+        raise too_large(request)
+
+
+def too_large(request: HttpRequest) -> OFSTransportError:
+    """The error for an answer longer than ``MAX_ANSWER_BYTES`` (read no further)."""
+    return transport_error(
+        request, FailureKind.MALFORMED, f" (the answer is longer than {MAX_ANSWER_BYTES} bytes, the most read)"
     )
 
 
+class AnswerBody:
+    """An answer's body collected as it arrives, refused once it passes ``MAX_ANSWER_BYTES``."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        """Keep the next piece of the body; raise ``too_large`` when the body grows past the limit."""
+        self._size += len(chunk)
+        if self._size > MAX_ANSWER_BYTES:
+            raise too_large(self._request)
+        self._chunks.append(chunk)
+
+    def read(self) -> bytes:
+        """The whole body so far."""
+        return b"".join(self._chunks)
+
+
+def setup_error(settings: ConnectionSettings, request: HttpRequest) -> OFSConnectionConfigError:
+    """The error for a call that failed before its request could leave: the CA bundle, TLS, or the URL.
+
+    Built from our own words only: a library's text may quote a header (the bearer token) or the request.
+    """
+    if isinstance(settings.verify, str) and not os.access(settings.verify, os.R_OK):
+        return ca_bundle_error(settings)
+    if request.url.startswith("https://"):
+        return OFSConnectionConfigError(
+            f"Connection {settings.conn_id!r}: TLS to {request.url} failed (the server's certificate was not "
+            f"accepted, or the handshake failed). Set extra 'verify' to the path of the server's CA bundle (PEM), "
+            f"or false to skip verification."
+        )
+    field = "token_url" if request.verb == "token" else "host"
+    return OFSConnectionConfigError(
+        f"Connection {settings.conn_id!r}: {_target(request)} at {request.url} could not be sent; check {field!r}"
+    )
+
+
+def ca_bundle_error(settings: ConnectionSettings) -> OFSConnectionConfigError:
+    """The error for a ``verify`` path that names no readable file."""
+    return OFSConnectionConfigError(
+        f"Connection {settings.conn_id!r}: extra 'verify' names a CA bundle that does not exist or cannot be "
+        f"read: {settings.verify}"
+    )
+
+
+def ca_bundle_version(settings: ConnectionSettings) -> tuple[int, int] | None:
+    """When and how long the connection's CA bundle file is, so that a renewed one is loaded again."""
+    if not isinstance(settings.verify, str):
+        return None
+    try:
+        info = os.stat(settings.verify)
+    except OSError:
+        raise ca_bundle_error(settings) from None
+    return info.st_mtime_ns, info.st_size
+
+
+def _target(request: HttpRequest) -> str:
+    return "IAM token endpoint" if request.verb == "token" else f"ESI {request.verb}"
+
+
 def warn_if_insecure(settings: ConnectionSettings, log: Any) -> None:
-    """Log, once per hook or async client, that the connection does not verify the server's certificate."""
+    """Log, once per hook or async client, what the connection sends unprotected.
+
+    No certificate verification (``verify`` false), and each plain-http URL: ``token_url`` carries the IAM
+    password and client secret, ``host`` the bearer token.
+    """
     if settings.verify is False:
         log.warning(
             "Connection %r: TLS certificate verification is off (extra 'verify' is false), so the identity of "
@@ -45,3 +142,7 @@ def warn_if_insecure(settings: ConnectionSettings, log: Any) -> None:
             settings.conn_id,
             settings.base_url,
         )
+    if settings.token_url.startswith("http://") and not settings.access_token:
+        log.warning(_PLAIN_HTTP, settings.conn_id, "token_url", "the IAM password and client secret are")
+    if settings.base_url.startswith("http://"):
+        log.warning(_PLAIN_HTTP, settings.conn_id, "host", "the bearer token of every ESI call is")

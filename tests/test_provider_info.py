@@ -107,7 +107,7 @@ def test_connection_form_lists_every_documented_extra_and_hides_secrets(info):
     fields = connection_type["conn-fields"]
 
     documented = {"token_url", "client_id", "client_secret", "tenant_id", "service_id", "workspace_id"}
-    documented |= {"remote_user", "locale", "scope", "verify", "access_token", "timeout"}
+    documented |= {"remote_user", "locale", "scope", "verify", "proxy", "access_token", "timeout"}
     assert documented <= set(fields)
     for name, spec in fields.items():
         assert spec["label"], name

@@ -43,8 +43,12 @@ from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
 from airflow_provider_ofs.transport import (
     REFRESH_REFUSED,
+    AnswerBody,
+    ca_bundle_version,
+    check_head,
+    proxy_chooser,
     settings_from_connection,
-    tls_error,
+    setup_error,
     transport_error,
     warn_if_insecure,
 )
@@ -56,6 +60,8 @@ SETTINGS_TTL = 60.0
 #: at most this many concurrent calls from one triggerer. At half a second per call, 16 connections
 #: carry 32 polls a second, that is about a thousand runs polled every 30 seconds.
 CONNECTIONS_PER_HOST = 16
+#: Bytes asked for per read of an answer's body.
+_READ_SIZE = 64 * 1024
 
 T = TypeVar("T")
 
@@ -109,23 +115,36 @@ async def _read_settings(
     return settings
 
 
+def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | bool:
+    """What aiohttp verifies the server with: its own default (true), nothing (false), or the CA bundle file.
+
+    A bundle is loaded again when its file changes (a renewed certificate at the same path), so triggers
+    started after a renewal verify against it without a triggerer restart.
+    """
+    return _ssl_context(settings.verify, ca_bundle_version(settings))
+
+
 @lru_cache(maxsize=16)
-def _ssl_context(verify: bool | str) -> ssl.SSLContext | bool:
+def _ssl_context(verify: bool | str, version: tuple[int, int] | None) -> ssl.SSLContext | bool:
     # True and False are aiohttp's own: verified with the system CAs through the context it has already
-    # built (building another costs tens of milliseconds), or not verified; a path is a CA bundle.
+    # built (building another costs tens of milliseconds), or not verified; a path is a CA bundle, cached
+    # by its path and version (modification time and size).
     if isinstance(verify, bool):
         return verify
     return ssl.create_default_context(cafile=verify)
 
 
 def shared_session(verify: bool | str) -> aiohttp.ClientSession:
-    """The running loop's keep-alive session for this TLS setting, created on first use."""
+    """The running loop's keep-alive session for this TLS setting, created on first use.
+
+    Every request passes its ``ssl_context``: the connector pools connections per context, so a renewed
+    CA bundle gets new connections while the old ones close when idle.
+    """
     sessions = _running_loop_entry(_SESSIONS)
     session = sessions.get(verify)
     if session is None or session.closed:
-        connector = aiohttp.TCPConnector(
-            ssl=_ssl_context(verify), limit_per_host=CONNECTIONS_PER_HOST, ttl_dns_cache=300
-        )
+        # trust_env stays off: the proxy is chosen per request by ``protocol.proxy_for``, as on the sync path.
+        connector = aiohttp.TCPConnector(limit_per_host=CONNECTIONS_PER_HOST, ttl_dns_cache=300)
         session = aiohttp.ClientSession(connector=connector, json_serialize=None)  # type: ignore[arg-type]
         sessions[verify] = session
     return session
@@ -146,6 +165,7 @@ class AsyncESIClient:
         self.log = log
         warn_if_insecure(settings, log)
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout)
+        self._proxy = proxy_chooser(settings)
         self._poll: StatusPoll | None = None
 
     def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> Awaitable[RunStatus]:
@@ -163,11 +183,15 @@ class AsyncESIClient:
         """Interrupt a run; already interrupted (code -7) counts as done."""
         request = build_run_action(self.settings, Verb.INTERRUPT, batch_name, batch_run_id)
         try:
-            await self._call(request, f"run {batch_run_id} of {batch_name}", decode_answer)
+            await self._call(request, f"run {batch_run_id} of {batch_name}", self._decode)
         except OFSAlreadyInterruptedError:
             self.log.info("OFS run %s was already interrupted (code -7); nothing to do", batch_run_id)
             return
         self.log.info("Interrupted OFS run %s of %s", batch_run_id, batch_name)
+
+    def _decode(self, response: HttpResponse, verb: str) -> dict[str, Any]:
+        """``decode_answer`` with the connection's secrets redacted from any server text it quotes."""
+        return decode_answer(response, verb, self.settings.secrets)
 
     def _call(self, request: HttpRequest, subject: str, read: Callable[[HttpResponse, str], T]) -> Awaitable[T]:
         # Not a coroutine itself: every await of a poll passes through each coroutine frame of the chain.
@@ -217,20 +241,36 @@ class AsyncESIClient:
         return parse_token_answer(await self._send(request), self.settings)
 
     async def _send(self, request: HttpRequest) -> HttpResponse:
-        session = shared_session(self.settings.verify)
+        """One POST, bounded by ``timeout`` and ``MAX_ANSWER_BYTES``; redirects refused (``check_head``)."""
         try:
+            session = shared_session(self.settings.verify)
             async with session.post(
-                request.url, data=request.body, headers=request.headers, timeout=self._timeout
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                timeout=self._timeout,
+                ssl=ssl_context(self.settings),
+                proxy=self._proxy(request.url),
+                allow_redirects=False,
             ) as answer:
-                body = await answer.read()
+                check_head(
+                    self.settings,
+                    request,
+                    answer.status,
+                    answer.headers.get("Location"),
+                    answer.headers.get("Content-Length"),
+                )
+                body = AnswerBody(request)
+                while chunk := await answer.content.read(_READ_SIZE):
+                    body.add(chunk)
                 return HttpResponse(
                     status=answer.status,
-                    body=body,
+                    body=body.read(),
                     content_type=answer.headers.get("Content-Type", ""),
                     retry_after=answer.headers.get("Retry-After"),
                 )
-        except (aiohttp.ClientSSLError, ssl.SSLError) as error:
-            raise tls_error(self.settings, request, error) from None
+        except (aiohttp.ClientSSLError, ssl.SSLError):
+            raise setup_error(self.settings, request) from None
         except aiohttp.ConnectionTimeoutError:
             raise transport_error(request, FailureKind.NOT_CONNECTED) from None
         except aiohttp.ClientConnectorError:
@@ -239,5 +279,5 @@ class AsyncESIClient:
             raise transport_error(request, FailureKind.TIMEOUT) from None
         except aiohttp.ClientError:
             raise transport_error(request, FailureKind.DROPPED) from None
-        except OSError as error:
-            raise tls_error(self.settings, request, error) from None
+        except OSError:
+            raise setup_error(self.settings, request) from None

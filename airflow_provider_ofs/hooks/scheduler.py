@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,8 +40,11 @@ from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
 from airflow_provider_ofs.transport import (
     REFRESH_REFUSED,
+    AnswerBody,
+    check_head,
+    proxy_chooser,
     settings_from_connection,
-    tls_error,
+    setup_error,
     transport_error,
     warn_if_insecure,
 )
@@ -116,7 +120,14 @@ class OFSSchedulerHook(BaseHook):
         warn_if_insecure(self.settings, self.log)
         session = requests.Session()
         session.verify = self.settings.verify
+        # Nothing from the environment behind our back (proxies, netrc credentials, CA bundles): the proxy is
+        # chosen per request by ``protocol.proxy_for``, the same rule as the async path's.
+        session.trust_env = False
         return session
+
+    @cached_property
+    def _proxy(self) -> Callable[[str], str | None]:
+        return proxy_chooser(self.settings)
 
     # --------------------------------------------------------------------------------- public calls
 
@@ -135,7 +146,7 @@ class OFSSchedulerHook(BaseHook):
         string. Any other type raises ``TypeError`` before anything is sent.
         """
         request = build_trigger(self.settings, batch_name, batch_type, excluded_tasks, held_tasks, dynamic_params)
-        run_id = run_id_from(self._call(request, f"{batch_type} {batch_name}", decode_answer), Verb.TRIGGER.value)
+        run_id = run_id_from(self._call(request, f"{batch_type} {batch_name}", self._decode), Verb.TRIGGER.value)
         self.log.info("Triggered OFS %s %s: run id %s", batch_type, batch_name, run_id)
         return run_id
 
@@ -148,7 +159,7 @@ class OFSSchedulerHook(BaseHook):
         """Interrupt a run; a run that is already interrupted (code -7) counts as done."""
         request = build_run_action(self.settings, Verb.INTERRUPT, batch_name, batch_run_id)
         try:
-            self._call(request, f"run {batch_run_id} of {batch_name}", decode_answer)
+            self._call(request, f"run {batch_run_id} of {batch_name}", self._decode)
         except OFSAlreadyInterruptedError:
             self.log.info("OFS run %s was already interrupted (code -7); nothing to do", batch_run_id)
             return
@@ -183,7 +194,7 @@ class OFSSchedulerHook(BaseHook):
         """One status call (no retries) for a run id that cannot exist; any API answer but -5 proves the set-up."""
         request = build_status(self.settings, CONNECTION_TEST_RUN_ID)
         try:
-            self._exchange(request, decode_answer)
+            self._exchange(request, self._decode)
         except OFSInvalidHeadersError:
             raise
         except OFSApiError as error:
@@ -215,9 +226,13 @@ class OFSSchedulerHook(BaseHook):
 
     def _run_action(self, verb: Verb, batch_name: str, batch_run_id: str) -> str:
         request = build_run_action(self.settings, verb, batch_name, batch_run_id)
-        run_id = run_id_from(self._call(request, f"run {batch_run_id} of {batch_name}", decode_answer), verb.value)
+        run_id = run_id_from(self._call(request, f"run {batch_run_id} of {batch_name}", self._decode), verb.value)
         self.log.info("OFS %s of run %s (%s): watch run id %s", verb.value, batch_run_id, batch_name, run_id)
         return run_id
+
+    def _decode(self, response: HttpResponse, verb: str) -> dict[str, Any]:
+        """``decode_answer`` with the connection's secrets redacted from any server text it quotes."""
+        return decode_answer(response, verb, self.settings.secrets)
 
     def _call(self, request: HttpRequest, subject: str, read: Callable[[HttpResponse, str], T]) -> T:
         return retried(lambda: self._exchange(request, read), request, self.settings, self.log, subject)
@@ -267,8 +282,13 @@ class OFSSchedulerHook(BaseHook):
         return token
 
     def _send(self, request: HttpRequest) -> HttpResponse:
+        """One POST, bounded as a whole by ``timeout`` and in size by ``MAX_ANSWER_BYTES``; redirects refused."""
         import requests  # not at module level (see ``session``); after the first call a look-up in sys.modules
+        from urllib3.exceptions import DecodeError, ReadTimeoutError
+        from urllib3.exceptions import HTTPError as ReadError
 
+        deadline = time.monotonic() + self.settings.timeout
+        proxy = self._proxy(request.url)
         try:
             answer = self.session.post(
                 request.url,
@@ -277,32 +297,72 @@ class OFSSchedulerHook(BaseHook):
                 timeout=self.settings.timeout,
                 # Per request: a session-level setting loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in the environment.
                 verify=self.settings.verify,
+                allow_redirects=False,  # a 3xx is refused (check_head), never followed
+                stream=True,  # the body is read below, within the deadline and the size limit
+                proxies={"http": proxy, "https": proxy} if proxy else {},
             )
-        except requests.exceptions.SSLError as error:
-            raise tls_error(self.settings, request, error) from None
+            with answer:
+                check_head(
+                    self.settings,
+                    request,
+                    answer.status_code,
+                    answer.headers.get("Location"),
+                    answer.headers.get("Content-Length"),
+                )
+                body = _read_body(request, answer.raw, deadline)
         except requests.exceptions.ConnectTimeout:
             raise transport_error(request, FailureKind.NOT_CONNECTED) from None
-        except requests.exceptions.Timeout:
+        except (requests.exceptions.Timeout, ReadTimeoutError):
             raise transport_error(request, FailureKind.TIMEOUT) from None
+        except requests.exceptions.SSLError:
+            raise setup_error(self.settings, request) from None
         except requests.exceptions.ConnectionError as error:
             raise transport_error(request, _connection_failure(error)) from None
-        except requests.exceptions.ChunkedEncodingError:
+        except DecodeError:  # a Content-Encoding the body does not follow
+            raise transport_error(request, FailureKind.MALFORMED) from None
+        except (requests.exceptions.ChunkedEncodingError, ReadError):
             raise transport_error(request, FailureKind.DROPPED) from None
-        except OSError as error:  # e.g. a CA bundle path that does not exist
-            raise tls_error(self.settings, request, error) from None
+        except OSError:  # requests' own errors too: a CA bundle path that does not exist, a URL it cannot send
+            raise setup_error(self.settings, request) from None
         return HttpResponse(
             status=answer.status_code,
-            body=answer.content,
+            body=body,
             content_type=answer.headers.get("Content-Type", ""),
             retry_after=answer.headers.get("Retry-After"),
         )
 
 
+def _read_body(request: HttpRequest, raw: Any, deadline: float) -> bytes:
+    """Read an answer as it arrives (``raw`` is urllib3's response), until the deadline and the size limit.
+
+    Each read takes what the socket has, waiting at most until the deadline: a server trickling its answer
+    a byte at a time holds the call for ``timeout``, not for as long as it likes.
+    """
+    body = AnswerBody(request)
+    read = getattr(raw, "read1", None) or raw.read  # urllib3 before 2.3 has no read1: each read waits longer
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise transport_error(request, FailureKind.TIMEOUT)
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = read(_READ_SIZE, decode_content=True)
+        if not chunk:
+            return body.read()
+        body.add(chunk)
+
+
+_READ_SIZE = 64 * 1024
+
+
 def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKind:
     """Tell "never connected" (safe to repeat any call) from "dropped after sending" (maybe processed)."""
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProxyError
 
     reason = error.args[0] if error.args else None
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
+    if isinstance(reason, ProxyError):  # the proxy itself could not be reached: nothing went further
+        reason = reason.original_error
     return FailureKind.NOT_CONNECTED if isinstance(reason, NewConnectionError) else FailureKind.DROPPED

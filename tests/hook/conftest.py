@@ -17,6 +17,8 @@ import pytest
 from airflow_provider_ofs import protocol
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.states import RunStatus
+from tests.hook.forward_proxy import forward_proxy  # noqa: F401  (fixture)
+from tests.hook.hostile import hostile  # noqa: F401  (fixture)
 
 T = TypeVar("T")
 

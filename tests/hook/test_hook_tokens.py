@@ -8,7 +8,7 @@ import threading
 import pytest
 import requests
 
-from airflow_provider_ofs.exceptions import OFSAuthenticationError
+from airflow_provider_ofs.exceptions import OFSAuthenticationError, OFSConnectionConfigError
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.simulator.credentials import SimulatorCredentials
 from tests.hook.conftest import CATALOGUE, run_on_loop
@@ -238,3 +238,54 @@ def test_every_obtained_token_is_masked_at_once(sim, connect, monkeypatch):
     refresh_token = TOKEN_CACHE.fresh(hook.settings.cache_key).refresh_token
     assert token in masked
     assert refresh_token in masked
+
+
+def test_connections_that_differ_only_in_scope_get_tokens_of_their_own(sim, connect):
+    narrow = connect(sim, conn_id="ofs_narrow", scope="urn:opc:idm:__myscopes__")
+    wide = connect(sim, conn_id="ofs_wide")
+
+    narrow.get_token()
+    wide.get_token()
+
+    assert sim.journal.token_requests() == 2
+
+
+def test_a_refused_pre_issued_token_fails_that_call_only(sim, connect):
+    token = issue_token_out_of_band(sim)
+    hook = connect(sim, access_token=token)
+    before = sim.journal.token_requests()
+    sim.add_fault("status", [401, 401])
+
+    with pytest.raises(OFSAuthenticationError, match="pre-issued access_token"):
+        hook.get_status("ANY_RUN")
+    run_id = hook.trigger("QUICK")  # the same token, sent again: the server accepts it now
+
+    assert hook.get_status(run_id).run_id == run_id
+    assert sim.journal.count("status") == 3  # refused, repeated once, then the later call
+    assert sim.journal.token_requests() == before
+
+
+def test_a_refused_pre_issued_token_fails_that_wait_only_on_the_async_path(sim, connect):
+    token = issue_token_out_of_band(sim)
+    run_id = connect(sim, access_token=token).trigger("QUICK")
+    sim.add_fault("status", [401, 401])
+
+    async def poll_twice():
+        hook = OFSSchedulerHook()
+        with pytest.raises(OFSAuthenticationError, match="pre-issued access_token"):
+            await hook.aget_status(run_id)
+        return await hook.aget_status(run_id)
+
+    assert run_on_loop(poll_twice).run_id == run_id
+
+
+@pytest.mark.parametrize("login", ["\u7528\u6237", "jos\u00e9"])
+def test_a_login_that_an_http_header_cannot_carry_is_a_config_error_on_both_paths(sim, connect_dict, login):
+    conn = sim.connection_dict(retry_wait=0.02)
+    conn["login"] = login  # also the default ofs_remote_user header
+
+    with pytest.raises(OFSConnectionConfigError, match="'remote_user'"):
+        connect_dict(conn).get_token()
+    with pytest.raises(OFSConnectionConfigError, match="'remote_user'"):
+        run_on_loop(lambda: OFSSchedulerHook().aget_status("ANY_RUN"))
+    assert sim.journal.token_requests() == 0

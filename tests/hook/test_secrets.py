@@ -121,3 +121,22 @@ def test_settings_and_hook_reprs_show_no_secret(sim, connect):
     assert sim.credentials.password not in text
     assert sim.credentials.client_secret not in text
     assert hook.get_token() not in text
+
+
+def test_server_text_echoing_the_token_is_redacted_in_errors_on_both_paths(scripted_esi, connect_dict):
+    token = "PRE-ISSUED-TOKEN-7f3a9"
+    echo = {"statusCode": "-3", "status": "error", "summary": f"no run for token {token}", "details": "Bearer x.y.z"}
+    host = scripted_esi([echo, echo])
+    conn = host.connection()
+    conn["extra"]["access_token"] = token
+    hook = connect_dict(conn)
+
+    with pytest.raises(OFSSchedulerError) as sync_error:
+        hook.get_status("RUN_1")
+    with pytest.raises(OFSSchedulerError) as async_error:
+        run_on_loop(lambda: OFSSchedulerHook().aget_status("RUN_1"))
+
+    for raised in (sync_error, async_error):
+        assert "no run for token ***" in str(raised.value)
+        assert token not in str(raised.value)
+        assert "x.y.z" not in str(raised.value)

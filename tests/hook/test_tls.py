@@ -128,3 +128,45 @@ def test_verified_connection_logs_no_insecure_warning(tls_sim, connect, certific
     connect(tls_sim, verify=certificate[0]).trigger("QUICK")
 
     assert insecure_warnings(logs) == []
+
+
+def test_a_renewed_ca_bundle_at_the_same_path_is_used_by_the_async_path(ofs_simulator_factory, connect, tmp_path):
+    import os
+    import shutil
+
+    old_cert, old_key = make_self_signed_cert(tmp_path / "old")
+    new_cert, new_key = make_self_signed_cert(tmp_path / "new")
+    before = ofs_simulator_factory(CATALOGUE, ssl_certfile=old_cert, ssl_keyfile=old_key)
+    after = ofs_simulator_factory(CATALOGUE, ssl_certfile=new_cert, ssl_keyfile=new_key)  # the renewed site
+    bundle = tmp_path / "ofs-ca.pem"
+    shutil.copy(old_cert, bundle)
+    before_id = connect(before, conn_id="ofs_before", verify=str(bundle)).trigger("QUICK")
+    connect(after, conn_id="ofs_after", verify=str(bundle))
+
+    async def poll_across_the_renewal():
+        first = await OFSSchedulerHook("ofs_before").aget_status(before_id)
+        shutil.copy(new_cert, bundle)  # the renewal: a new PEM at the same path
+        stat = os.stat(bundle)
+        os.utime(bundle, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        run_id = OFSSchedulerHook("ofs_after").trigger("QUICK")  # the sync path reads the file per connection
+        second = await OFSSchedulerHook("ofs_after").aget_status(run_id)
+        return first, second
+
+    first, second = run_on_loop(poll_across_the_renewal)
+
+    assert first.run_id == before_id
+    assert second.state in set(RunState)
+
+
+def test_a_missing_ca_bundle_is_named_on_both_paths(tls_sim, connect, tmp_path):
+    missing = str(tmp_path / "missing-ca.pem")
+    hook = connect(tls_sim, verify=missing)
+
+    with pytest.raises(OFSConnectionConfigError) as sync_error:
+        hook.get_token()
+    with pytest.raises(OFSConnectionConfigError) as async_error:
+        run_on_loop(lambda: OFSSchedulerHook().aget_status("ANY_RUN"))
+
+    for raised in (sync_error, async_error):
+        assert missing in str(raised.value)
+        assert "'verify'" in str(raised.value)

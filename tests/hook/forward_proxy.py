@@ -1,0 +1,100 @@
+"""A small forward HTTP proxy on 127.0.0.1 for the proxy tests: it forwards absolute-URI requests, tunnels
+CONNECT, logs each (``POST http://...``, ``CONNECT host:port``), and refuses any target off loopback."""
+
+from __future__ import annotations
+
+import http.client
+import selectors
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+LOOPBACK = ("127.0.0.1", "localhost")
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade"}
+
+
+class ForwardProxy:
+    """The proxy server; ``log`` lists what it forwarded or tunnelled, in order."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_CONNECT(self) -> None:
+                host, _, port = self.path.rpartition(":")
+                proxy.log.append(f"CONNECT {self.path}")
+                if host not in LOOPBACK:
+                    self.send_error(403, "loopback targets only")
+                    return
+                upstream = socket.create_connection((host, int(port)), timeout=30)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.wfile.flush()
+                _pump(self.connection, upstream)
+                self.close_connection = True
+
+            def do_POST(self) -> None:
+                target = urlsplit(self.path)
+                proxy.log.append(f"POST {self.path}")
+                if target.scheme != "http" or target.hostname not in LOOPBACK:
+                    self.send_error(403, "absolute http:// URIs to loopback only")
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                upstream = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=30)
+                try:
+                    upstream.request("POST", target.path or "/", body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    raw = answer.read()
+                    self.send_response(answer.status, answer.reason)
+                    for name, value in answer.getheaders():
+                        if name.lower() not in HOP_BY_HOP | {"content-length"}:
+                            self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(raw)
+                finally:
+                    upstream.close()
+                self.close_connection = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _pump(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    with selectors.DefaultSelector() as selector, upstream:
+        selector.register(client, selectors.EVENT_READ, upstream)
+        selector.register(upstream, selectors.EVENT_READ, client)
+        while True:
+            for key, _ in selector.select(timeout=30):
+                try:
+                    data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                    if not data:
+                        return
+                    key.data.sendall(data)
+                except OSError:
+                    return
+
+
+@pytest.fixture
+def forward_proxy() -> Iterator[ForwardProxy]:
+    """A running ``ForwardProxy``, stopped at the end of the test."""
+    proxy = ForwardProxy()
+    yield proxy
+    proxy.stop()

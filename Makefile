@@ -57,6 +57,7 @@ bench: $(STAMP)
 # A wheel and an sdist in $(DIST_DIR), built in an isolated environment and checked for PyPI.
 DIST_DIR ?= dist
 dist: $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dist]"
 	rm -rf $(DIST_DIR)
 	$(BIN)/uv build --quiet --out-dir $(DIST_DIR)
 	$(BIN)/twine check --strict $(DIST_DIR)/*

@@ -114,6 +114,8 @@ class AirflowCluster:
         self.env = {
             **base,
             "AIRFLOW_HOME": str(home),
+            # Airflow 2's executors start `airflow tasks run` by name: this interpreter's `airflow` first.
+            "PATH": os.pathsep.join((str(Path(AIRFLOW).parent), base.get("PATH", ""))),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_ofs._compat import airflow_version
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from tests.reliability.airflow_cluster import AirflowCluster
 
@@ -29,7 +30,16 @@ CATALOGUE = {
 }
 FINISHED = ("success", "failed", "up_for_retry", "upstream_failed")
 
-pytestmark = [pytest.mark.airflow_e2e, pytest.mark.compat, pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.airflow_e2e,
+    pytest.mark.compat,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(
+        airflow_version() == (3, 0),
+        reason="Airflow 3.0.0's api-server does not start beside the FastAPI that PyPI resolves for it today "
+        "(AirflowRouter.api_route() got an unexpected keyword argument 'max_body_size'); 2.11 and 3.3 run it",
+    ),
+]
 
 
 def task_state(cluster: AirflowCluster, dag_id: str, task_id: str) -> tuple[str, int] | None:

@@ -9,6 +9,7 @@ from airflow.providers.common.compat.sdk import (
     AirflowSkipException,
     BaseHook,
     BaseOperator,
+    BaseOperatorLink,
     BaseSensorOperator,
     Context,
     ResumableJobMixin,
@@ -17,6 +18,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import XCom
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 try:  # Airflow 3.x task SDK: masks without blocking the event loop
@@ -28,7 +30,7 @@ except ImportError:  # Airflow 2.11: masking is local to the process, so the syn
 
 
 def __getattr__(name: str) -> Any:
-    """``BaseTrigger`` and ``TriggerEvent``, loaded on first use.
+    """``BaseTrigger``, ``TriggerEvent`` and ``XCom``, loaded on first use.
 
     ``airflow.triggers.base`` (the same module on 2.11 and 3.x) costs about 10 ms to import and is only
     needed where a trigger runs, not where a DAG file that uses an operator is parsed.
@@ -37,6 +39,10 @@ def __getattr__(name: str) -> Any:
         from airflow.triggers import base
 
         return getattr(base, name)
+    if name == "XCom":  # read where a link is resolved, never where a DAG file is parsed
+        from airflow.providers.common.compat.sdk import XCom
+
+        return XCom
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -76,11 +82,13 @@ __all__ = [
     "AirflowSkipException",
     "BaseHook",
     "BaseOperator",
+    "BaseOperatorLink",
     "BaseSensorOperator",
     "BaseTrigger",
     "Context",
     "ResumableJobMixin",
     "TriggerEvent",
+    "XCom",
     "amask_secret",
     "default_deferrable",
     "is_airflow_retry",

@@ -74,6 +74,12 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Proxy URL for ESI and IAM calls; empty: HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply",
         "schema": {"type": ["string", "null"]},
     },
+    "monitor_url": {
+        "label": "Batch Monitor URL template",
+        "description": "A run's page in the OFS Batch Monitor, with {run_id}, {batch_name}, {host}: "
+        "shown as the OFS Batch Monitor link of the task",
+        "schema": {"type": ["string", "null"]},
+    },
     "access_token": {
         "label": "Pre-issued access token",
         "description": "Optional: a token issued in IAM; when set, no token request is made",
@@ -104,6 +110,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "scope": "urn:opc:idm:__myscopes__ offline_access",
         "verify": "true | false | /path/to/ca-bundle.pem",
         "proxy": "http://proxy.example.com:3128 (empty: the HTTPS_PROXY variable)",
+        "monitor_url": "https://tenant.example.com/app/batch-monitor?run={run_id}",
         "access_token": "leave empty to use the password grant",
         "timeout": "60",
     },
@@ -130,6 +137,7 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_ofs.operators.batch"]}],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_ofs.sensors.batch"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_ofs.triggers.batch"]}],
+        "extra-links": ["airflow_provider_ofs.published.OFSBatchMonitorLink"],
         "connection-types": [
             {
                 "connection-type": "ofs_scheduler",

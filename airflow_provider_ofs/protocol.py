@@ -12,6 +12,7 @@ import ipaddress
 import json
 import math
 import re
+import string
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
 
 from airflow_provider_ofs.arguments import dynamic_param_list, join_codes, require_name, wire_batch_type
@@ -96,6 +97,7 @@ class ConnectionSettings:
     scope: str = DEFAULT_SCOPE
     verify: bool | str = True
     proxy: str = field(default="", repr=False)  # a proxy URL may carry a user and password
+    monitor_url: str = ""
     timeout: float = DEFAULT_TIMEOUT
     retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
     retry_wait: float = DEFAULT_RETRY_WAIT
@@ -155,6 +157,7 @@ class ConnectionSettings:
             scope=text("scope") or DEFAULT_SCOPE,
             verify=_parse_verify(conn_id, extra.get("verify", True)),
             proxy=_parse_proxy(conn_id, text("proxy")),
+            monitor_url=_parse_monitor_url(conn_id, text("monitor_url")),
             timeout=_positive_number(conn_id, "timeout", extra.get("timeout"), DEFAULT_TIMEOUT),
             retry_attempts=int(
                 _positive_number(conn_id, "retry_attempts", extra.get("retry_attempts"), DEFAULT_RETRY_ATTEMPTS)
@@ -234,6 +237,39 @@ def _parse_proxy(conn_id: str, value: str) -> str:
             f"e.g. http://proxy.example.com:3128"
         )
     return url.rstrip("/")
+
+
+#: The placeholders a ``monitor_url`` template may use.
+MONITOR_URL_FIELDS = ("run_id", "batch_name", "host")
+
+
+def _parse_monitor_url(conn_id: str, template: str) -> str:
+    """Check a Batch Monitor URL template: ``{run_id}`` required, only the known placeholders."""
+    if not template:
+        return ""
+    try:
+        template.format(**dict.fromkeys(MONITOR_URL_FIELDS, "x"))
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except (KeyError, IndexError, ValueError) as error:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: extra field 'monitor_url' is not a URL template with "
+            f"{{run_id}}, {{batch_name}} or {{host}} ({type(error).__name__}: {error})"
+        ) from None
+    if "run_id" not in names:
+        raise OFSConnectionConfigError(f"Connection {conn_id!r}: extra field 'monitor_url' must contain {{run_id}}")
+    return template
+
+
+def monitor_url_for(settings: ConnectionSettings, run_id: str, batch_name: str) -> str | None:
+    """The run's page in the OFS Batch Monitor, from the connection's ``monitor_url``; ``None`` without one.
+
+    ``{host}`` is the connection's application base URL; the run id and batch name are URL-quoted.
+    """
+    if not settings.monitor_url:
+        return None
+    return settings.monitor_url.format(
+        run_id=quote(run_id, safe=""), batch_name=quote(batch_name, safe=""), host=settings.base_url
+    )
 
 
 def _parse_verify(conn_id: str, value: Any) -> bool | str:

@@ -224,7 +224,8 @@ class WatchEvent:
     Payload keys: ``status`` (an ``EventStatus`` value), ``run_id``, ``batch_name``, ``state`` (a
     ``RunState`` name, or ``None`` before any status was read), ``failed_tasks`` and ``held_tasks``
     (task codes, or child run ids of a group), ``message``, ``deadline`` (epoch seconds or ``None``),
-    ``waited_seconds``, and ``interrupted`` (the trigger interrupted the run at its deadline).
+    ``waited_seconds``, ``interrupted`` (the trigger interrupted the run at its deadline), and ``children``
+    (``[run id, state name]`` of each child run of a group, when the run ended).
     """
 
     status: EventStatus
@@ -237,6 +238,7 @@ class WatchEvent:
     deadline: float | None = None
     waited_seconds: float = 0.0
     interrupted: bool = False
+    children: list[tuple[str, str]] = field(default_factory=list)
 
     def payload(self) -> dict[str, Any]:
         """The JSON-serialisable event payload."""
@@ -251,6 +253,7 @@ class WatchEvent:
             "deadline": self.deadline,
             "waited_seconds": self.waited_seconds,
             "interrupted": self.interrupted,
+            "children": [list(child) for child in self.children],
         }
 
     @classmethod
@@ -284,6 +287,7 @@ class WatchEvent:
             deadline=payload.get("deadline"),
             waited_seconds=float(payload.get("waited_seconds") or 0.0),
             interrupted=payload.get("interrupted") is True,
+            children=[(str(run_id), str(state)) for run_id, state in payload.get("children") or []],
         )
 
     def error(self, *, run_stopped: bool = False) -> OFSSchedulerError | None:

@@ -30,6 +30,7 @@ from airflow_provider_ofs.protocol import (
     build_token_request,
     build_trigger,
     decode_answer,
+    monitor_url_for,
     parse_token_answer,
     run_id_from,
     token_source,
@@ -172,6 +173,10 @@ class OFSSchedulerHook(BaseHook):
     def rerun(self, batch_name: str, batch_run_id: str) -> str:
         """Run a completed run again from the beginning; return the id to watch (it may be a new one)."""
         return self._run_action(Verb.RERUN, batch_name, batch_run_id)
+
+    def monitor_url(self, batch_run_id: str, batch_name: str) -> str | None:
+        """The run's page in the OFS Batch Monitor, from the connection's ``monitor_url``; ``None`` without one."""
+        return monitor_url_for(self.settings, batch_run_id, batch_name)
 
     def get_token(self) -> str:
         """A valid access token for this connection, from the per-process cache when possible."""

@@ -30,6 +30,7 @@ from airflow_provider_ofs.exceptions import (
     OFSRunTimeoutError,
     OFSSchedulerError,
 )
+from airflow_provider_ofs.published import XCOM_RUN_ID_KEY, OFSBatchMonitorLink, push_outcome, push_run
 from airflow_provider_ofs.watching import (
     DONE_WITHOUT_FAILURE,
     STILL_RUNNING,
@@ -49,9 +50,6 @@ from airflow_provider_ofs.watching import (
 if TYPE_CHECKING:
     from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
     from airflow_provider_ofs.states import RunState
-
-#: XCom key of the run id, pushed as soon as the run exists (before waiting); ``return_value`` holds it at the end.
-XCOM_RUN_ID_KEY = "batch_run_id"
 
 
 class OFSBatchRunWaitingOperator(BaseOperator):
@@ -75,6 +73,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
     """
 
     ui_color = "#f5d6c6"
+    operator_extra_links = (OFSBatchMonitorLink(),)
 
     def __init__(
         self,
@@ -143,11 +142,13 @@ class OFSBatchRunWaitingOperator(BaseOperator):
                 self.log.info("%s", line)
             assessment = assess(status)
             if assessment.verdict is Verdict.SUCCESS:
+                self._publish_outcome(context, status.state.name, [], status.children)
                 self.log.info("OFS run %s of %s succeeded", run_id, self.batch_name)
                 return run_id
             if assessment.verdict is Verdict.FAILURE:
                 error = run_failed_error(run_id, assessment)
                 if restarts_done >= self.max_restarts:
+                    self._publish_outcome(context, assessment.state.name, assessment.failed_tasks, status.children)
                     raise error
                 restarts_done += 1
                 run_id = self._restart(run_id, str(error), restarts_done, context)
@@ -190,6 +191,9 @@ class OFSBatchRunWaitingOperator(BaseOperator):
                     deadline=watched.deadline,
                     waiting_since=time.time() - watched.waited_seconds,
                 )
+            if watched.status in (EventStatus.SUCCESS, EventStatus.FAILED):
+                state = watched.state.name if watched.state is not None else None
+                push_outcome(self._xcom_target(context), state, watched.failed_tasks, watched.children)
             stopped = watched.interrupted
             if watched.status is EventStatus.TIMEOUT and not stopped:
                 stopped = self._stop_after_timeout(watched.run_id)
@@ -219,10 +223,18 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         """Hook for subclasses that keep the watched run id elsewhere (the durable trigger operator)."""
 
     def _publish(self, run_id: str, context: Context) -> None:
+        """Make the run known before waiting: XCom ``batch_run_id``, and ``batch_run_url`` for the extra link."""
         self.watched_run_id = run_id
-        ti = context.get("ti")
-        if self.do_xcom_push and ti is not None:
-            ti.xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
+        ti = self._xcom_target(context)
+        if ti is not None:
+            push_run(ti, run_id, self.hook.monitor_url(run_id, self.batch_name))
+
+    def _publish_outcome(self, context: Context, state: str, failed: Sequence[str], children: Sequence[Any]) -> None:
+        push_outcome(self._xcom_target(context), state, failed, [(c.run_id, c.state.name) for c in children])
+
+    def _xcom_target(self, context: Context) -> Any:
+        """The task instance to push XComs to; ``None`` when ``do_xcom_push`` is off."""
+        return context.get("ti") if self.do_xcom_push else None
 
     # ---------------------------------------------------------------------------------- interrupting
 
@@ -401,6 +413,7 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
 
     template_fields: Sequence[str] = (
         "batch_name",
+        "ofs_conn_id",
         "excluded_tasks",
         "held_tasks",
         "mis_date",
@@ -491,7 +504,7 @@ class OFSRestartBatchOperator(OFSBatchRunActionOperator):
         ``deferrable``, ``max_restarts``, ``interrupt_on_kill``, ``durable`` and ``ofs_conn_id``.
     """
 
-    template_fields: Sequence[str] = ("batch_name", "batch_run_id")
+    template_fields: Sequence[str] = ("batch_name", "batch_run_id", "ofs_conn_id")
     external_id_key = "ofs_restart_run_id"
 
     def __init__(self, *, batch_name: str, batch_run_id: str, **kwargs: Any) -> None:
@@ -541,7 +554,7 @@ class OFSInterruptBatchOperator(BaseOperator):
     :param ofs_conn_id: the ``ofs_scheduler`` connection.
     """
 
-    template_fields: Sequence[str] = ("batch_name", "batch_run_id")
+    template_fields: Sequence[str] = ("batch_name", "batch_run_id", "ofs_conn_id")
     ui_color = "#f5d6c6"
 
     def __init__(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, require_name
+from airflow_provider_ofs.published import OFSBatchMonitorLink, push_outcome, push_run
 from airflow_provider_ofs.watching import (
     EventStatus,
     RunProgress,
@@ -38,20 +39,24 @@ class OFSBatchRunSensor(BaseSensorOperator):
     :param batch_run_id: the run to watch (templated), e.g. the XCom ``batch_run_id`` of an
         ``OFSTriggerBatchOperator`` that does not wait.
     :param tasks: optional task codes to watch instead of the whole run (templated).
+    :param batch_name: the run's batch or group (templated); only fills ``{batch_name}`` of the
+        connection's ``monitor_url`` for the **OFS Batch Monitor** link.
     :param deferrable: wait in the triggerer; defaults to Airflow's ``[operators] default_deferrable``.
     :param poll_interval: seconds between status calls (the sensor's ``poke_interval``).
     :param ofs_conn_id: the ``ofs_scheduler`` connection.
     :param kwargs: ``BaseSensorOperator`` arguments: ``mode``, ``timeout``, ``soft_fail``, ...
     """
 
-    template_fields: Sequence[str] = ("batch_run_id", "tasks")
+    template_fields: Sequence[str] = ("batch_run_id", "tasks", "batch_name", "ofs_conn_id")
     ui_color = "#f5d6c6"
+    operator_extra_links = (OFSBatchMonitorLink(),)
 
     def __init__(
         self,
         *,
         batch_run_id: str,
         tasks: Sequence[str] | None = None,
+        batch_name: str | None = None,
         deferrable: bool | None = None,
         poll_interval: float | timedelta = 30.0,
         ofs_conn_id: str = DEFAULT_CONN_ID,
@@ -61,6 +66,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.batch_run_id = batch_run_id
         self.tasks = tasks
+        self.batch_name = batch_name
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = float(self.poke_interval)
         self.ofs_conn_id = ofs_conn_id
@@ -75,6 +81,10 @@ class OFSBatchRunSensor(BaseSensorOperator):
 
         return OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id)
 
+    def _xcom_target(self, context: Context) -> Any:
+        """The task instance to push XComs to; ``None`` when ``do_xcom_push`` is off."""
+        return context.get("ti") if self.do_xcom_push else None
+
     def _watched_tasks(self) -> list[str] | None:
         if not self.tasks:
             return None
@@ -84,6 +94,11 @@ class OFSBatchRunSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         """Poke (or reschedule) as usual, or defer to the trigger when ``deferrable``."""
         require_name("batch_run_id", self.batch_run_id)
+        push_run(
+            self._xcom_target(context),
+            self.batch_run_id,
+            self.hook.monitor_url(self.batch_run_id, self.batch_name or ""),
+        )
         if not self.deferrable:
             return super().execute(context)
         if self.poke(context):  # already over: no need to occupy the triggerer
@@ -117,6 +132,9 @@ class OFSBatchRunSensor(BaseSensorOperator):
         for line in self._progress.update(status):
             self.log.info("%s", line)
         assessment = assess(status, self._watched_tasks())
+        if assessment.verdict is not Verdict.WAIT:
+            children = [(child.run_id, child.state.name) for child in status.children]
+            push_outcome(self._xcom_target(context), assessment.state.name, assessment.failed_tasks, children)
         if assessment.verdict is Verdict.FAILURE:
             raise run_failed_error(self.batch_run_id, assessment)
         return assessment.verdict is Verdict.SUCCESS
@@ -124,6 +142,9 @@ class OFSBatchRunSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger's event: return on success, raise otherwise (timeout as a sensor timeout)."""
         watched = WatchEvent.from_payload(event)
+        if watched.status in (EventStatus.SUCCESS, EventStatus.FAILED):
+            state = watched.state.name if watched.state is not None else None
+            push_outcome(self._xcom_target(context), state, watched.failed_tasks, watched.children)
         if watched.status is EventStatus.TIMEOUT:
             raise AirflowSensorTimeout(watched.message)
         error = watched.error()

@@ -16,6 +16,7 @@ from airflow_provider_ofs.exceptions import OFSNotOngoingError
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.states import RunState, RunStatus
 from airflow_provider_ofs.watching import (
+    Assessment,
     EventStatus,
     RunProgress,
     Verdict,
@@ -142,11 +143,8 @@ class OFSBatchRunTrigger(BaseTrigger):
                     for line in progress.update(status):
                         self.log.info(line)
                     assessment = assess(status, self.tasks)
-                    if assessment.verdict is Verdict.SUCCESS:
-                        return self._event(EventStatus.SUCCESS, f"OFS run {self.batch_run_id} succeeded", status.state)
-                    if assessment.verdict is Verdict.FAILURE:
-                        error = run_failed_error(self.batch_run_id, assessment)
-                        return self._event(EventStatus.FAILED, str(error), assessment.state, assessment.failed_tasks)
+                    if assessment.verdict is not Verdict.WAIT:
+                        return self._final(status, assessment)
                 now = time.time()
                 if self.deadline is not None and now >= self.deadline:
                     return self._timeout(status.state, status.held_tasks, await self._interrupt_at_deadline(hook))
@@ -160,6 +158,15 @@ class OFSBatchRunTrigger(BaseTrigger):
             )
             state, held = (last.state, last.held_tasks) if last else (None, [])
             return self._event(EventStatus.ERROR, message, state, held_tasks=held)
+
+    def _final(self, status: RunStatus, assessment: Assessment) -> WatchEvent:
+        """The event for a run that ended (or whose watched tasks did), with its child runs."""
+        children = [(child.run_id, child.state.name) for child in status.children]
+        if assessment.verdict is Verdict.SUCCESS:
+            message = f"OFS run {self.batch_run_id} succeeded"
+            return self._event(EventStatus.SUCCESS, message, status.state, children=children)
+        message = str(run_failed_error(self.batch_run_id, assessment))
+        return self._event(EventStatus.FAILED, message, assessment.state, assessment.failed_tasks, children=children)
 
     async def _interrupt_at_deadline(self, hook: OFSSchedulerHook) -> bool:
         """Interrupt the run when the wait's deadline passed (``interrupt_on_kill``); whether it is stopped now.
@@ -198,6 +205,7 @@ class OFSBatchRunTrigger(BaseTrigger):
         held_tasks: list[str] | None = None,
         waited: float | None = None,
         interrupted: bool = False,
+        children: list[tuple[str, str]] | None = None,
     ) -> WatchEvent:
         return WatchEvent(
             status=status,
@@ -210,6 +218,7 @@ class OFSBatchRunTrigger(BaseTrigger):
             deadline=self.deadline,
             waited_seconds=round(time.time() - self.waiting_since if waited is None else waited, 3),
             interrupted=interrupted,
+            children=children or [],
         )
 
     async def on_kill(self) -> None:

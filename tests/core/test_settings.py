@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_ofs.exceptions import OFSConnectionConfigError
-from airflow_provider_ofs.protocol import ConnectionSettings
+from airflow_provider_ofs.protocol import ConnectionSettings, monitor_url_for
 from tests.core.factory import CONN_ID, LOGIN, PASSWORD, make_settings
 
 
@@ -196,3 +196,31 @@ def test_settings_are_immutable():
 def test_from_connection_accepts_an_empty_extra_only_to_report_what_is_missing():
     with pytest.raises(OFSConnectionConfigError, match="'token_url'"):
         ConnectionSettings.from_connection("bare", host="h", login="u", password="p", extra={})
+
+
+def test_monitor_url_fills_run_id_batch_name_and_host_url_quoted():
+    settings = make_settings(monitor_url="{host}/monitor?batch={batch_name}&run={run_id}")
+
+    url = monitor_url_for(settings, "EOD RUN/1", "OFS_EOD")
+
+    assert url == "https://tenant.example.com/app/monitor?batch=OFS_EOD&run=EOD%20RUN%2F1"
+
+
+def test_no_monitor_url_means_no_link():
+    assert monitor_url_for(make_settings(), "R1", "B") is None
+
+
+@pytest.mark.parametrize(
+    ("template", "complaint"),
+    [
+        ("https://ofs.example.com/monitor", "must contain {run_id}"),
+        ("https://ofs.example.com/{run}", "is not a URL template"),
+        ("https://ofs.example.com/{0}", "is not a URL template"),
+        ("https://ofs.example.com/{run_id", "is not a URL template"),
+    ],
+)
+def test_a_monitor_url_that_cannot_name_a_run_is_refused_naming_the_field(template, complaint):
+    with pytest.raises(OFSConnectionConfigError, match="'monitor_url'") as raised:
+        make_settings(monitor_url=template)
+
+    assert complaint in str(raised.value)

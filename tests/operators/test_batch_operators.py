@@ -60,7 +60,7 @@ def test_templated_arguments_are_validated_at_execute_start_before_any_call(monk
 def test_templated_run_id_of_rerun_may_be_empty_until_rendered():
     operator = OFSRerunBatchOperator(task_id="t", batch_name="B", batch_run_id="{{ ti.xcom_pull('x') }}")
 
-    assert operator.template_fields == ("batch_name", "batch_run_id")
+    assert operator.template_fields == ("batch_name", "batch_run_id", "ofs_conn_id")
 
 
 def test_run_id_may_come_from_an_upstream_task_output():

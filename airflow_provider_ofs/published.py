@@ -1,0 +1,53 @@
+"""What a task publishes about its OFS run: the XCom keys, what is pushed under them, and the Batch Monitor link.
+
+Downstream tasks branch on these keys; the **OFS Batch Monitor** extra link reads the run's URL back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_ofs._compat import BaseOperatorLink
+
+#: The id of the run the task started or watches, pushed as soon as the run exists (before waiting).
+XCOM_RUN_ID_KEY = "batch_run_id"
+#: The run's page in the OFS Batch Monitor, from the connection's ``monitor_url`` (absent without one).
+XCOM_RUN_URL_KEY = "batch_run_url"
+#: When the wait ends: the run's final state name (a ``RunState`` name, e.g. ``SUCCESSFUL``, ``FAILED``).
+XCOM_STATE_KEY = "batch_run_state"
+#: When the wait ends: the codes of the failed tasks (batch) or the run ids of failed child runs (group).
+XCOM_FAILED_TASKS_KEY = "batch_failed_tasks"
+#: When the wait ends: the child runs of a group, ``[{"run_id": ..., "state": ...}]`` (empty for a batch).
+XCOM_CHILD_RUNS_KEY = "batch_child_runs"
+
+
+def push_run(ti: Any, run_id: str, url: str | None) -> None:
+    """Push the run id (and its Batch Monitor URL when the connection has a ``monitor_url``)."""
+    if ti is None:
+        return
+    ti.xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
+    if url:
+        ti.xcom_push(key=XCOM_RUN_URL_KEY, value=url)
+
+
+def push_outcome(ti: Any, state: str | None, failed_tasks: Sequence[str], children: Sequence[tuple[str, str]]) -> None:
+    """Push how the watched run ended: its state, the failed tasks or child runs, and every child run."""
+    if ti is None:
+        return
+    ti.xcom_push(key=XCOM_STATE_KEY, value=state)
+    ti.xcom_push(key=XCOM_FAILED_TASKS_KEY, value=list(failed_tasks))
+    ti.xcom_push(key=XCOM_CHILD_RUNS_KEY, value=[{"run_id": run_id, "state": name} for run_id, name in children])
+
+
+class OFSBatchMonitorLink(BaseOperatorLink):  # type: ignore[misc]
+    """The **OFS Batch Monitor** button of a task: the run's page, as the task pushed it (``batch_run_url``)."""
+
+    name = "OFS Batch Monitor"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        """The URL the task pushed, or an empty string (no button) when the connection has no ``monitor_url``."""
+        from airflow_provider_ofs._compat import XCom
+
+        url = XCom.get_value(key=XCOM_RUN_URL_KEY, ti_key=ti_key)
+        return url if isinstance(url, str) else ""

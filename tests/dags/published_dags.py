@@ -1,0 +1,34 @@
+"""What tasks publish next to their run (tests/operators/test_published.py): XComs and the Batch Monitor link.
+
+``published`` runs a group that succeeds (on the worker), a batch that fails (deferred) and a sensor
+on the group's run; the connection's ``monitor_url`` gives each task an **OFS Batch Monitor** link. The
+failing task names its connection through a template.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.providers.common.compat.sdk import DAG
+
+from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
+from airflow_provider_ofs.sensors.batch import OFSBatchRunSensor
+
+with DAG("published", start_date=datetime.datetime(2026, 1, 1), schedule=None, catchup=False):
+    group = OFSTriggerBatchOperator(
+        task_id="group", batch_name="PUB_GROUP", batch_type="group", poll_interval=0.1, deferrable=False
+    )
+    OFSTriggerBatchOperator(
+        task_id="failing",
+        batch_name="PUB_FAILS",
+        poll_interval=0.1,
+        deferrable=True,
+        ofs_conn_id="{{ 'ofs_scheduler_' ~ 'default' }}",  # templated: a tenant per environment
+    )
+    group >> OFSBatchRunSensor(
+        task_id="sense_group",
+        batch_run_id="{{ ti.xcom_pull(task_ids='group', key='batch_run_id') }}",
+        batch_name="PUB_GROUP",
+        poll_interval=0.1,
+        deferrable=True,
+    )

@@ -1,0 +1,111 @@
+"""In a real Airflow: the XComs a task pushes about its run, and the OFS Batch Monitor link read back.
+
+``airflow dags test`` of tests/dags/published_dags.py against the simulator, once with a connection
+that has a ``monitor_url`` and once without. The XComs are read from Airflow's database; the link
+through Airflow itself: on 3.x the task stores each extra link's URL as an XCom when it ends (what the
+API server serves), on 2.11 the webserver asks the operator, as ``get_extra_links`` does here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_ofs._compat import airflow_version
+from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
+
+pytestmark = [pytest.mark.airflow_e2e, pytest.mark.compat]
+
+DAG_ID = "published"
+MONITOR_URL = "{host}/monitor/{batch_name}/runs/{run_id}"
+CATALOGUE = {
+    "batches": {
+        "PUB_A": {"tasks": [{"code": "A1", "seconds": 1, "outcome": "success"}]},
+        "PUB_B": {"tasks": [{"code": "B1", "seconds": 1, "outcome": "success"}]},
+        "PUB_FAILS": {
+            "tasks": [{"code": "OK_STEP", "seconds": 1, "outcome": "success"}, {"code": "BAD_STEP", "outcome": "fail"}]
+        },
+    },
+    "groups": {"PUB_GROUP": {"batches": ["PUB_A", "PUB_B"]}},
+}
+LINK = "OFS Batch Monitor"
+
+
+def xcoms(home: Path) -> dict[tuple[str, str], Any]:
+    """(task id, key) -> value of the latest run's XComs."""
+    with closing(sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT task_id, key, value FROM xcom WHERE dag_id = ? AND run_id = "
+            "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
+            (DAG_ID, DAG_ID),
+        ).fetchall()
+    return {(task_id, key): json.loads(value) for task_id, key, value in rows}
+
+
+def extra_link(home: Path, env: dict[str, str], task_id: str) -> str:
+    """The link URL as Airflow serves it for the latest run's task."""
+    if airflow_version() >= (3, 0):
+        return xcoms(home).get((task_id, "_link_OFSBatchMonitorLink"), "")
+    probe = (
+        "from airflow.models import DagBag, DagRun\n"
+        f"dag = DagBag(include_examples=False).get_dag({DAG_ID!r})\n"
+        f"run = sorted(DagRun.find(dag_id={DAG_ID!r}), key=lambda r: r.id)[-1]\n"
+        f"ti = run.get_task_instance({task_id!r})\n"
+        f"print(repr(dag.get_task({task_id!r}).get_extra_links(ti, {LINK!r})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    return str(eval(done.stdout.strip().splitlines()[-1]) or "")
+
+
+@pytest.fixture(scope="module", params=["with_monitor_url", "without_monitor_url"])
+def published(request, airflow_cli):
+    from airflow_provider_ofs.simulator.simulator import Simulator
+
+    with Simulator(CATALOGUE, speed=20) as simulator:
+        extras = {"monitor_url": MONITOR_URL} if request.param == "with_monitor_url" else {}
+        env = {CONN_ENV_VAR: simulator.connection_json(retry_wait=0.05, **extras)}
+        if airflow_version() == (3, 0):  # its dags test reads the DAG from the database only
+            assert airflow_cli.run("dags", "reserialize").returncode == 0
+        run = airflow_cli.dags_test(DAG_ID, env=env)
+        values = xcoms(airflow_cli.home)
+        assert ("group", "batch_run_id") in values, run.output[-4000:]
+        yield request.param, simulator, values, {**airflow_cli.env, **env}, airflow_cli.home
+
+
+def test_the_final_state_of_each_watched_run_is_pushed_for_branching(published):
+    _, simulator, values, _, _ = published
+    group_run = values[("group", "batch_run_id")]
+    children = {view.run_id: view.name for view in simulator.runs.values() if view.name in ("PUB_A", "PUB_B")}
+
+    assert values[("group", "batch_run_state")] == "SUCCESSFUL"
+    assert values[("group", "batch_failed_tasks")] == []
+    assert {child["run_id"] for child in values[("group", "batch_child_runs")]} == set(children)
+    assert {child["state"] for child in values[("group", "batch_child_runs")]} == {"SUCCESSFUL"}
+    assert values[("failing", "batch_run_state")] == "FAILED"
+    assert values[("failing", "batch_failed_tasks")] == ["BAD_STEP"]
+    assert values[("failing", "batch_child_runs")] == []
+    assert values[("sense_group", "batch_run_id")] == group_run
+    assert values[("sense_group", "batch_run_state")] == "SUCCESSFUL"
+
+
+def test_the_batch_monitor_link_leads_to_the_run_only_when_the_connection_has_a_monitor_url(published):
+    variant, simulator, values, env, home = published
+    base_url = simulator.base_url.rstrip("/")
+
+    for task_id, batch in (("group", "PUB_GROUP"), ("failing", "PUB_FAILS"), ("sense_group", "PUB_GROUP")):
+        run_id = values[(task_id, "batch_run_id")]
+        link = extra_link(home, env, task_id)
+        if variant == "with_monitor_url":
+            expected = f"{base_url}/monitor/{batch}/runs/{run_id}"
+            assert values[(task_id, "batch_run_url")] == expected
+            assert link == expected
+        else:
+            assert (task_id, "batch_run_url") not in values
+            assert link == "", "no monitor_url: no broken link"

@@ -22,6 +22,11 @@ XCOM_FAILED_TASKS_KEY = "batch_failed_tasks"
 XCOM_CHILD_RUNS_KEY = "batch_child_runs"
 
 
+def children_of(status: Any) -> list[tuple[str, str]]:
+    """A ``RunStatus``'s child runs as ``(run id, state name)`` pairs, as XCom and trigger events carry them."""
+    return [(child.run_id, child.state.name) for child in status.children]
+
+
 def push_run(ti: Any, run_id: str, url: str | None) -> None:
     """Push the run id (and its Batch Monitor URL when the connection has a ``monitor_url``)."""
     if ti is None:

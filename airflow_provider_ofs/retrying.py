@@ -9,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from airflow_provider_ofs.exceptions import OFSSchedulerError
+from airflow_provider_ofs.metrics import FAILURE, SUCCESS, call_ended, call_retried
 from airflow_provider_ofs.protocol import ConnectionSettings, HttpRequest, final_error, may_retry, retry_wait
 
 ResultT = TypeVar("ResultT")
@@ -24,14 +25,20 @@ def retried(
     """
     started = time.time()
     try:
-        return exchange()
+        result = exchange()
     except OFSSchedulerError as error:
         attempt_again = _replaying(error, exchange)
+    else:
+        call_ended(request.verb, SUCCESS, started)
+        return result
     try:
         for attempt in Retrying(**retry_arguments(request.verb, settings, log)):
-            with attempt:
-                return attempt_again()
+            with attempt:  # the block swallows a failed attempt: tenacity raises it on the next turn
+                result = attempt_again()
+                call_ended(request.verb, SUCCESS, started)  # never raises
+                return result
     except OFSSchedulerError as error:
+        call_ended(request.verb, FAILURE, started)
         raise_final(error, request, subject, started)
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
@@ -46,14 +53,20 @@ async def aretried(
     """``retried`` for a coroutine: ``await exchange()``, repeated as the retry policy allows; else the final error."""
     started = time.time()
     try:
-        return await exchange()
+        result = await exchange()
     except OFSSchedulerError as error:
         attempt_again = _replaying(error, exchange)
+    else:
+        call_ended(request.verb, SUCCESS, started)
+        return result
     try:
         async for attempt in AsyncRetrying(**retry_arguments(request.verb, settings, log)):
             with attempt:
-                return await attempt_again()
+                result = await attempt_again()
+                call_ended(request.verb, SUCCESS, started)
+                return result
     except OFSSchedulerError as error:
+        call_ended(request.verb, FAILURE, started)
         raise_final(error, request, subject, started)
     raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
@@ -84,6 +97,7 @@ def retry_arguments(verb: str, settings: ConnectionSettings, log: Any) -> dict[s
         return retry_wait(error, state.attempt_number, settings.retry_wait)
 
     def before_sleep(state: RetryCallState) -> None:
+        call_retried(verb)
         error = state.outcome.exception() if state.outcome else None
         # The error's message already names the call (``ESI status at ...``, ``IAM token endpoint at ...``).
         log.warning(

@@ -30,7 +30,8 @@ from airflow_provider_ofs.exceptions import (
     OFSRunTimeoutError,
     OFSSchedulerError,
 )
-from airflow_provider_ofs.published import XCOM_RUN_ID_KEY, OFSBatchMonitorLink, push_outcome, push_run
+from airflow_provider_ofs.metrics import run_ended
+from airflow_provider_ofs.published import XCOM_RUN_ID_KEY, OFSBatchMonitorLink, children_of, push_outcome, push_run
 from airflow_provider_ofs.watching import (
     DONE_WITHOUT_FAILURE,
     STILL_RUNNING,
@@ -142,13 +143,14 @@ class OFSBatchRunWaitingOperator(BaseOperator):
                 self.log.info("%s", line)
             assessment = assess(status)
             if assessment.verdict is Verdict.SUCCESS:
-                self._publish_outcome(context, status.state.name, [], status.children)
+                self._ended(context, status.state.name, [], children_of(status), time.time() - waiting_since)
                 self.log.info("OFS run %s of %s succeeded", run_id, self.batch_name)
                 return run_id
             if assessment.verdict is Verdict.FAILURE:
                 error = run_failed_error(run_id, assessment)
                 if restarts_done >= self.max_restarts:
-                    self._publish_outcome(context, assessment.state.name, assessment.failed_tasks, status.children)
+                    waited = time.time() - waiting_since
+                    self._ended(context, assessment.state.name, assessment.failed_tasks, children_of(status), waited)
                     raise error
                 restarts_done += 1
                 run_id = self._restart(run_id, str(error), restarts_done, context)
@@ -193,7 +195,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
                 )
             if watched.status in (EventStatus.SUCCESS, EventStatus.FAILED):
                 state = watched.state.name if watched.state is not None else None
-                push_outcome(self._xcom_target(context), state, watched.failed_tasks, watched.children)
+                self._ended(context, state, watched.failed_tasks, watched.children, watched.waited_seconds)
             stopped = watched.interrupted
             if watched.status is EventStatus.TIMEOUT and not stopped:
                 stopped = self._stop_after_timeout(watched.run_id)
@@ -229,8 +231,18 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         if ti is not None:
             push_run(ti, run_id, self.hook.monitor_url(run_id, self.batch_name))
 
-    def _publish_outcome(self, context: Context, state: str, failed: Sequence[str], children: Sequence[Any]) -> None:
-        push_outcome(self._xcom_target(context), state, failed, [(c.run_id, c.state.name) for c in children])
+    def _ended(
+        self,
+        context: Context,
+        state: str | None,
+        failed: Sequence[str],
+        children: Sequence[tuple[str, str]],
+        waited: float,
+    ) -> None:
+        """The wait ended: push the run's outcome to XCom, and count it (``ofs.run.<batch>.*``)."""
+        push_outcome(self._xcom_target(context), state, failed, children)
+        if state is not None:
+            run_ended(self.batch_name, state, waited)
 
     def _xcom_target(self, context: Context) -> Any:
         """The task instance to push XComs to; ``None`` when ``do_xcom_push`` is off."""

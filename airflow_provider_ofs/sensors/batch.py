@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, require_name
-from airflow_provider_ofs.published import OFSBatchMonitorLink, push_outcome, push_run
+from airflow_provider_ofs.published import OFSBatchMonitorLink, children_of, push_outcome, push_run
 from airflow_provider_ofs.watching import (
     EventStatus,
     RunProgress,
@@ -133,8 +133,9 @@ class OFSBatchRunSensor(BaseSensorOperator):
             self.log.info("%s", line)
         assessment = assess(status, self._watched_tasks())
         if assessment.verdict is not Verdict.WAIT:
-            children = [(child.run_id, child.state.name) for child in status.children]
-            push_outcome(self._xcom_target(context), assessment.state.name, assessment.failed_tasks, children)
+            push_outcome(
+                self._xcom_target(context), assessment.state.name, assessment.failed_tasks, children_of(status)
+            )
         if assessment.verdict is Verdict.FAILURE:
             raise run_failed_error(self.batch_run_id, assessment)
         return assessment.verdict is Verdict.SUCCESS

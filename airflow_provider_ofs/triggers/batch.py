@@ -14,6 +14,7 @@ from typing import Any
 from airflow_provider_ofs._compat import BaseTrigger, TriggerEvent
 from airflow_provider_ofs.exceptions import OFSNotOngoingError
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.published import children_of
 from airflow_provider_ofs.states import RunState, RunStatus
 from airflow_provider_ofs.watching import (
     Assessment,
@@ -161,7 +162,7 @@ class OFSBatchRunTrigger(BaseTrigger):
 
     def _final(self, status: RunStatus, assessment: Assessment) -> WatchEvent:
         """The event for a run that ended (or whose watched tasks did), with its child runs."""
-        children = [(child.run_id, child.state.name) for child in status.children]
+        children = children_of(status)
         if assessment.verdict is Verdict.SUCCESS:
             message = f"OFS run {self.batch_run_id} succeeded"
             return self._event(EventStatus.SUCCESS, message, status.state, children=children)

@@ -9,9 +9,11 @@ API server serves), on 2.11 the webserver asks the operator, as ``get_extra_link
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,8 @@ CATALOGUE = {
     "groups": {"PUB_GROUP": {"batches": ["PUB_A", "PUB_B"]}},
 }
 LINK = "OFS Batch Monitor"
+#: Airflow 3.0.0's ``dags test`` does not store the extra links' URLs (its scheduler-run tasks do).
+LINKS_READABLE = airflow_version() != (3, 0)
 
 
 def xcoms(home: Path) -> dict[tuple[str, str], Any]:
@@ -46,7 +50,15 @@ def xcoms(home: Path) -> dict[tuple[str, str], Any]:
             "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
             (DAG_ID, DAG_ID),
         ).fetchall()
-    return {(task_id, key): json.loads(value) for task_id, key, value in rows}
+    return {(task_id, key): stored_value(value) for task_id, key, value in rows}
+
+
+def stored_value(raw: str | bytes) -> Any:
+    """An XCom value as the database holds it: JSON, and JSON of that JSON on Airflow 3.0.0."""
+    value = json.loads(raw)
+    if airflow_version() == (3, 0) and isinstance(value, str):
+        value = json.loads(value)
+    return value
 
 
 def extra_link(home: Path, env: dict[str, str], task_id: str) -> str:
@@ -64,18 +76,63 @@ def extra_link(home: Path, env: dict[str, str], task_id: str) -> str:
     return str(eval(done.stdout.strip().splitlines()[-1]) or "")
 
 
+class StatsdListener:
+    """A StatsD server on 127.0.0.1 (UDP) that keeps every metric line Airflow's ``Stats`` sends it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self._lines: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        port = self.sock.getsockname()[1]
+        self.airflow_env = {
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+            "AIRFLOW__METRICS__STATSD_PORT": str(port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        }
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                packet = self.sock.recv(65536)
+            except OSError:
+                continue
+            self._lines.extend(packet.decode(errors="replace").splitlines())
+
+    def lines(self) -> list[str]:
+        return list(self._lines)
+
+    def __enter__(self) -> StatsdListener:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+def metric_names(lines: list[str]) -> set[str]:
+    """``airflow.ofs.esi.trigger.success`` from ``airflow.ofs.esi.trigger.success:1|c``."""
+    return {line.split(":", 1)[0] for line in lines}
+
+
 @pytest.fixture(scope="module", params=["with_monitor_url", "without_monitor_url"])
 def published(request, airflow_cli):
     from airflow_provider_ofs.simulator.simulator import Simulator
 
-    with Simulator(CATALOGUE, speed=20) as simulator:
+    with Simulator(CATALOGUE, speed=20) as simulator, StatsdListener() as statsd:
         extras = {"monitor_url": MONITOR_URL} if request.param == "with_monitor_url" else {}
-        env = {CONN_ENV_VAR: simulator.connection_json(retry_wait=0.05, **extras)}
+        env = {CONN_ENV_VAR: simulator.connection_json(retry_wait=0.05, **extras), **statsd.airflow_env}
         if airflow_version() == (3, 0):  # its dags test reads the DAG from the database only
             assert airflow_cli.run("dags", "reserialize").returncode == 0
         run = airflow_cli.dags_test(DAG_ID, env=env)
         values = xcoms(airflow_cli.home)
         assert ("group", "batch_run_id") in values, run.output[-4000:]
+        simulator.statsd_lines = statsd.lines()
         yield request.param, simulator, values, {**airflow_cli.env, **env}, airflow_cli.home
 
 
@@ -101,11 +158,32 @@ def test_the_batch_monitor_link_leads_to_the_run_only_when_the_connection_has_a_
 
     for task_id, batch in (("group", "PUB_GROUP"), ("failing", "PUB_FAILS"), ("sense_group", "PUB_GROUP")):
         run_id = values[(task_id, "batch_run_id")]
-        link = extra_link(home, env, task_id)
-        if variant == "with_monitor_url":
-            expected = f"{base_url}/monitor/{batch}/runs/{run_id}"
-            assert values[(task_id, "batch_run_url")] == expected
-            assert link == expected
-        else:
-            assert (task_id, "batch_run_url") not in values
-            assert link == "", "no monitor_url: no broken link"
+        expected = f"{base_url}/monitor/{batch}/runs/{run_id}" if variant == "with_monitor_url" else None
+        assert values.get((task_id, "batch_run_url")) == expected
+        if LINKS_READABLE:
+            assert extra_link(home, env, task_id) == (expected or ""), "no monitor_url: no broken link"
+
+
+def test_esi_calls_token_requests_and_run_ends_are_counted_under_the_ofs_prefix(published):
+    _, simulator, _, _, _ = published
+    names = metric_names(simulator.statsd_lines)
+
+    for expected in (
+        "airflow.ofs.esi.trigger.success",
+        "airflow.ofs.esi.trigger.duration",
+        "airflow.ofs.esi.status.success",
+        "airflow.ofs.token.success",
+        "airflow.ofs.run.PUB_GROUP.successful",
+        "airflow.ofs.run.PUB_GROUP.duration",
+        "airflow.ofs.run.PUB_FAILS.failed",
+    ):
+        assert expected in names, sorted(name for name in names if ".ofs." in name)
+    assert {name for name in names if ".ofs." in name} <= {
+        *(f"airflow.ofs.esi.{verb}.{what}" for verb in ("trigger", "status") for what in ("success", "duration")),
+        *(f"airflow.ofs.token.{what}" for what in ("success", "duration")),
+        *(
+            f"airflow.ofs.run.{batch}.{what}"
+            for batch in ("PUB_GROUP", "PUB_FAILS")
+            for what in ("successful", "failed", "duration")
+        ),
+    }, "no failure, no retry: nothing else"

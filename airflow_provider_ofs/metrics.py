@@ -1,0 +1,53 @@
+"""Counters and timers under the ``ofs.`` prefix, sent through Airflow's own ``Stats`` (StatsD, Datadog, OTel).
+
+Names (README, "Metrics"): ``ofs.esi.<verb>.success|failure|retry|duration`` for each ESI call,
+``ofs.token.success|failure|retry|duration`` for token requests, and ``ofs.run.<batch>.<state>`` and
+``ofs.run.<batch>.duration`` when a task's wait for a run ends. A metric never fails a call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+SUCCESS = "success"
+FAILURE = "failure"
+_NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+_stats: Any = None
+
+
+def _send(method: str, name: str, *args: Any) -> None:
+    global _stats
+    try:
+        if _stats is None:  # looked up once: the compat module resolves names lazily
+            from airflow.providers.common.compat.sdk import Stats
+
+            _stats = Stats
+        getattr(_stats, method)(name, *args)
+    except Exception:  # noqa: S110  (metrics are best effort: a broken backend must not fail a call)
+        pass
+
+
+def _call(verb: str) -> str:
+    return "ofs.token" if verb == "token" else f"ofs.esi.{verb}"
+
+
+def call_ended(verb: str, outcome: str, started: float) -> None:
+    """One call (with its retries) ended in ``outcome``; ``started`` is when it was first sent (epoch s)."""
+    name = _call(verb)
+    _send("incr", f"{name}.{outcome}")
+    _send("timing", f"{name}.duration", timedelta(seconds=time.time() - started))
+
+
+def call_retried(verb: str) -> None:
+    """One more attempt of a call, after a failure the retry rule allows to repeat."""
+    _send("incr", f"{_call(verb)}.retry")
+
+
+def run_ended(batch_name: str, state: str, waited_seconds: float) -> None:
+    """A task's wait for a run of ``batch_name`` ended in ``state`` after ``waited_seconds``."""
+    batch = _NOT_IN_A_NAME.sub("_", batch_name) or "unnamed"
+    _send("incr", f"ofs.run.{batch}.{state.lower()}")
+    _send("timing", f"ofs.run.{batch}.duration", timedelta(seconds=waited_seconds))

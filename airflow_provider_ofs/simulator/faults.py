@@ -11,6 +11,8 @@ simulator behaves normally again. Answers:
 - ``"slow"``: the request is processed, the answer comes only after ``slow_seconds``;
 - ``"html"``: an HTML error page with status 200, request not processed;
 - ``"garbage"``: status 200 with a body that is not JSON, request not processed;
+- ``"api_failure"``: status 200 with the ESI envelope of ``statusCode`` ``"-1"`` (Failure, ESI-NOTES 14),
+  request not processed;
 - ``"pass"``: behave normally for this one call (lets a script skip calls).
 """
 
@@ -22,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 VERBS = ("trigger", "status", "interrupt", "restart", "rerun", "token")
-KINDS = ("reset", "reset_after", "slow", "html", "garbage", "pass")
+KINDS = ("reset", "reset_after", "slow", "html", "garbage", "api_failure", "pass")
 # Answers that still let the request be processed (the state changes).
 PROCESSED_KINDS = frozenset({"reset_after", "slow", "pass"})
 

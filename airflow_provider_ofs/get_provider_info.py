@@ -84,6 +84,11 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Per request; default 60",
         "schema": {"type": ["number", "null"]},
     },
+    "dynamic_params_format": {
+        "label": "dynamicParamList format",
+        "description": "string (default: a JSON-encoded string, as in the guide) or object (editions that take JSON)",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -106,6 +111,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "proxy": "http://proxy.example.com:3128 (empty: the HTTPS_PROXY variable)",
         "access_token": "leave empty to use the password grant",
         "timeout": "60",
+        "dynamic_params_format": "string | object",
     },
 }
 

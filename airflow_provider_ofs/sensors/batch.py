@@ -37,7 +37,10 @@ class OFSBatchRunSensor(BaseSensorOperator):
 
     :param batch_run_id: the run to watch (templated), e.g. the XCom ``batch_run_id`` of an
         ``OFSTriggerBatchOperator`` that does not wait.
-    :param tasks: optional task codes to watch instead of the whole run (templated).
+    :param tasks: optional task codes to watch instead of the whole run (templated); for a batch run only.
+        Given for the run of a batch group, the first poke fails the task without retry
+        (``OFSTasksOfGroupError``): the guide documents ``tasks`` for batches, and a group's status names
+        its child runs by run id only, so no child batch could be matched to a code.
     :param deferrable: wait in the triggerer; defaults to Airflow's ``[operators] default_deferrable``.
     :param poll_interval: seconds between status calls (the sensor's ``poke_interval``).
     :param ofs_conn_id: the ``ofs_scheduler`` connection.

@@ -5,7 +5,8 @@ optionally a batch or group (for status/interrupt/restart/rerun the batch is fou
 id), and a list of answers. Each matching call consumes one answer; when a rule is used up the
 simulator behaves normally again. Answers:
 
-- an int HTTP status (e.g. 500, 502, 503, 504, or 429 with ``Retry-After: 1``), request not processed;
+- an int HTTP status (e.g. 500, 502, 503, 504, or 429: with ``Retry-After: 1`` from ESI, without one from
+  the token endpoint, as Oracle IAM throttles), request not processed;
 - ``"reset"``: the connection is dropped without an answer, request not processed;
 - ``"reset_after"``: the request IS processed, then the connection is dropped (the client cannot know);
 - ``"slow"``: the request is processed, the answer comes only after ``slow_seconds``;

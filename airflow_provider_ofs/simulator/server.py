@@ -95,15 +95,19 @@ def _drop_connection(request: web.Request) -> None:
     transport.abort()
 
 
-def fault_response(answer: FaultAnswer) -> web.Response:
-    """The answer of an injected fault that replaces processing (status numbers, html, garbage)."""
+def fault_response(answer: FaultAnswer, *, retry_after: bool = True) -> web.Response:
+    """The answer of an injected fault that replaces processing (status numbers, html, garbage).
+
+    A 429 says ``Retry-After: 1`` when ``retry_after`` is set (ESI), and nothing (the token endpoint: Oracle
+    IAM throttles without it, ESI-NOTES 18) otherwise.
+    """
     if isinstance(answer, int):
         reason = _reason(answer)
         if answer == 429:
             return _json(
                 429,
                 {"error": "Too Many Requests", "message": "rate limit exceeded"},
-                headers={"Retry-After": "1"},
+                headers={"Retry-After": "1"} if retry_after else None,
             )
         if answer in (502, 503, 504):  # what a gateway or load balancer sends
             return web.Response(
@@ -290,7 +294,7 @@ class TokenHandler:
             if fault == "reset":
                 _drop_connection(request)
                 return web.Response(status=204)
-            return fault_response(fault)
+            return fault_response(fault, retry_after=False)
         status, body, headers = self._process(request, grant_name, form)
         response = _json(status, body, {"Cache-Control": "no-store", "Pragma": "no-cache", **headers})
         if fault == "reset_after":

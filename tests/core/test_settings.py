@@ -196,3 +196,13 @@ def test_settings_are_immutable():
 def test_from_connection_accepts_an_empty_extra_only_to_report_what_is_missing():
     with pytest.raises(OFSConnectionConfigError, match="'token_url'"):
         ConnectionSettings.from_connection("bare", host="h", login="u", password="p", extra={})
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "string"), ("", "string"), ("Object", "object")])
+def test_dynamic_params_format_defaults_to_the_guides_string(value, expected):
+    assert make_settings(dynamic_params_format=value).dynamic_params_format == expected
+
+
+def test_an_unknown_dynamic_params_format_names_the_field_and_the_connection():
+    with pytest.raises(OFSConnectionConfigError, match=r"'ofs_test'.*'dynamic_params_format' must be .*not 'json'"):
+        make_settings(conn_id="ofs_test", dynamic_params_format="json")

@@ -7,7 +7,7 @@ a transient network error) stay retryable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import Enum
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
@@ -169,12 +169,36 @@ class OFSOutcomeUnknownError(OFSSchedulerError, AirflowFailException):
 class OFSRunFailedError(OFSSchedulerError):
     """The watched run ended failed, interrupted or aborted."""
 
-    def __init__(self, run_id: str, state: RunState, failed_tasks: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        state: RunState,
+        failed_tasks: Sequence[str] = (),
+        status_texts: Mapping[str, str] | None = None,
+    ) -> None:
         self.run_id = run_id
         self.state = state
         self.failed_tasks = list(failed_tasks)
-        failed = f"; failed: {', '.join(self.failed_tasks)}" if self.failed_tasks else ""
+        texts = status_texts or {}  # a failed task's (or child run's) own status text, when OFS sent one
+        named = [f"{code} ({texts[code]})" if texts.get(code) else code for code in self.failed_tasks]
+        failed = f"; failed: {', '.join(named)}" if named else ""
         super().__init__(f"OFS run {run_id} ended {state.describe()}{failed}", code=state.value)
+
+
+class OFSTasksOfGroupError(OFSSchedulerError, AirflowFailException):
+    """A ``tasks`` filter was given for the run of a batch group; not retried, since no retry can change that.
+
+    The guide documents ``tasks`` for the status of a batch only, and a group's status names its child runs
+    by run id, without their batch codes, so no child can be matched to a code honestly.
+    """
+
+    def __init__(self, run_id: str, tasks: Sequence[str]) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"OFS run {run_id} is the run of a batch group (its status lists child runs, not tasks), and 'tasks' "
+            f"({', '.join(tasks)}) filters the task codes of a batch run only: a group's child runs come without "
+            f"their batch codes. Watch the group without 'tasks', or watch a child batch's run id with 'tasks'."
+        )
 
 
 class OFSRunTimeoutError(OFSSchedulerError):

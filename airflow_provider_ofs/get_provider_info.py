@@ -90,6 +90,11 @@ CONNECTION_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Per request; default 60",
         "schema": {"type": ["number", "null"]},
     },
+    "dynamic_params_format": {
+        "label": "dynamicParamList format",
+        "description": "string (default: a JSON-encoded string, as in the guide) or object (editions that take JSON)",
+        "schema": {"type": ["string", "null"]},
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
@@ -113,6 +118,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "monitor_url": "https://tenant.example.com/app/batch-monitor?run={run_id}",
         "access_token": "leave empty to use the password grant",
         "timeout": "60",
+        "dynamic_params_format": "string | object",
     },
 }
 

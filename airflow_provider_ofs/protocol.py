@@ -11,10 +11,11 @@ import hashlib
 import ipaddress
 import json
 import math
+import random
 import re
 import string
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -40,7 +41,10 @@ ESI_PATH = "/SchedulerService/rest-api/v1/external/"
 DEFAULT_WORKSPACE_ID = "WS001"
 DEFAULT_LOCALE = "en-US"
 DEFAULT_SCOPE = "urn:opc:idm:__myscopes__ offline_access"
-REFRESH_SCOPE = "urn:opc:idm:__myscopes__"
+#: The scope that makes IAM issue a refresh token; a refresh grant asks for the rest of the connection's scope.
+OFFLINE_ACCESS = "offline_access"
+#: ``dynamicParamList`` as a JSON-encoded string (this guide, the default) or as JSON itself (ESI-NOTES 15).
+DYNAMIC_PARAMS_FORMATS = ("string", "object")
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRY_ATTEMPTS = 5
 DEFAULT_RETRY_WAIT = 1.0
@@ -101,6 +105,7 @@ class ConnectionSettings:
     timeout: float = DEFAULT_TIMEOUT
     retry_attempts: int = DEFAULT_RETRY_ATTEMPTS
     retry_wait: float = DEFAULT_RETRY_WAIT
+    dynamic_params_format: str = DYNAMIC_PARAMS_FORMATS[0]
 
     @classmethod
     def from_connection(
@@ -145,6 +150,12 @@ class ConnectionSettings:
         }
         for name, value in headers.items():
             _check_header_value(conn_id, name, value, defaulted=name == "remote_user" and not text(name))
+        params_format = text("dynamic_params_format").lower() or DYNAMIC_PARAMS_FORMATS[0]
+        if params_format not in DYNAMIC_PARAMS_FORMATS:
+            raise OFSConnectionConfigError(
+                f"Connection {conn_id!r}: extra field 'dynamic_params_format' must be 'string' (dynamicParamList "
+                f"as a JSON-encoded string, the guide's form) or 'object' (a JSON object), not {params_format!r}"
+            )
         return cls(
             conn_id=conn_id,
             base_url=base_url,
@@ -163,6 +174,7 @@ class ConnectionSettings:
                 _positive_number(conn_id, "retry_attempts", extra.get("retry_attempts"), DEFAULT_RETRY_ATTEMPTS)
             ),
             retry_wait=_positive_number(conn_id, "retry_wait", extra.get("retry_wait"), DEFAULT_RETRY_WAIT),
+            dynamic_params_format=params_format,
             **headers,
         )
 
@@ -409,10 +421,13 @@ def build_trigger(
     excluded_tasks: str | Iterable[str] | None = None,
     held_tasks: str | Iterable[str] | None = None,
     dynamic_params: str | Mapping[str, Any] | None = None,
+    included_tasks: str | Iterable[str] | None = None,
 ) -> HttpRequest:
     """Build the Execution API call that starts a batch (``batch``) or a batch group (``group``).
 
-    ``dynamic_params``: see ``arguments.dynamic_param_list``.
+    ``dynamic_params``: see ``arguments.dynamic_param_list``; sent in the connection's
+    ``dynamic_params_format`` (ESI-NOTES 15). ``includedTasks`` is sent only when ``included_tasks``
+    names some (ESI-NOTES 16).
     """
     body: dict[str, Any] = {
         "batchName": require_name("batch_name", batch_name),
@@ -420,10 +435,30 @@ def build_trigger(
         "excludedTasks": join_codes("excluded_tasks", excluded_tasks),
         "heldTasks": join_codes("held_tasks", held_tasks),
     }
+    included = join_codes("included_tasks", included_tasks)
+    if included:
+        body["includedTasks"] = included
     param_list = dynamic_param_list(batch_type, dynamic_params)
     if param_list:
-        body["dynamicParamList"] = param_list
+        body["dynamicParamList"] = _in_edition_form(settings, batch_type, param_list)
     return _esi_request(settings, Verb.TRIGGER, body)
+
+
+def _in_edition_form(settings: ConnectionSettings, batch_type: str, param_list: str) -> Any:
+    """``dynamicParamList`` as the connection's edition takes it: the encoded string, or the JSON it encodes."""
+    if settings.dynamic_params_format == "string":
+        return param_list
+    expected = list if batch_type == "group" else dict
+    try:
+        value = json.loads(param_list)
+    except ValueError:
+        value = None
+    if not isinstance(value, expected):
+        raise ValueError(
+            f"dynamic_params must encode a JSON {'list' if batch_type == 'group' else 'object'} for a {batch_type}: "
+            f"connection {settings.conn_id!r} sends dynamicParamList as JSON (dynamic_params_format 'object')"
+        )
+    return value
 
 
 def build_status(settings: ConnectionSettings, batch_run_id: str, tasks: Sequence[str] | None = None) -> HttpRequest:
@@ -576,7 +611,7 @@ def parse_status(envelope: Mapping[str, Any], batch_run_id: str) -> RunStatus:
     if "batchStatusCode" not in envelope:
         raise OFSTransportError(f"{where}: the answer has no batchStatusCode", kind=FailureKind.MALFORMED)
     tasks = [
-        TaskStatus(*_entry(item, "taskCode", "statusCode", where, "task"))
+        TaskStatus(*_entry(item, "taskCode", "statusCode", where, "task"), status_text=_text(item, "taskStatus"))
         for item in _list(envelope, "taskStatusList", where)
     ]
     children = [
@@ -607,8 +642,8 @@ def _entry(item: Mapping[str, Any], name_key: str, code_key: str, where: str, ki
     return str(name), _state(code, where, kind, name)
 
 
-def _text(item: Mapping[str, Any]) -> str:
-    return str(item.get("batchStatus") or "")
+def _text(item: Mapping[str, Any], key: str = "batchStatus") -> str:
+    return str(item.get(key) or "").strip()
 
 
 def _list(envelope: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
@@ -641,11 +676,20 @@ def may_retry(error: BaseException, verb: str) -> bool:
     return verb in (Verb.STATUS.value, "token") or error.kind.request_was_not_processed
 
 
-def retry_wait(error: BaseException | None, attempt: int, initial_wait: float) -> float:
-    """Seconds before the next attempt: exponential backoff capped at 30 s, at least any Retry-After."""
+def retry_wait(
+    error: BaseException | None, attempt: int, initial_wait: float, jitter: Callable[[], float] = random.random
+) -> float:
+    """Seconds before the next attempt: exponential backoff capped at 30 s, at least any Retry-After.
+
+    A 429 without ``Retry-After`` (Oracle IAM's way, ESI-NOTES 18) waits between half and all of the backoff,
+    by ``jitter()`` (a number in [0, 1)): processes throttled together do not all come back together.
+    """
     backoff: float = min(30.0, initial_wait * 2.0 ** max(0, attempt - 1))
-    retry_after = error.retry_after if isinstance(error, OFSTransportError) else None
-    return backoff if retry_after is None else max(backoff, min(float(retry_after), 300.0))
+    if not isinstance(error, OFSTransportError):
+        return backoff
+    if error.retry_after is not None:
+        return max(backoff, min(float(error.retry_after), 300.0))
+    return backoff * (0.5 + jitter() / 2) if error.kind is FailureKind.THROTTLED else backoff
 
 
 class StatusPoll:
@@ -694,11 +738,16 @@ class Token:
         return (time.time() if now is None else now) < self.refresh_at
 
 
+def refresh_scope(scope: str) -> str:
+    """The scope a refresh grant asks for: the password grant's, without ``offline_access`` (ESI-NOTES 18)."""
+    return " ".join(word for word in scope.split() if word != OFFLINE_ACCESS)
+
+
 def build_token_request(settings: ConnectionSettings, refresh_token: str | None = None) -> HttpRequest:
     """Build the IAM token call: a password grant, or a refresh grant when a refresh token is given."""
     basic = base64.b64encode(f"{settings.client_id}:{settings.client_secret}".encode()).decode()
     if refresh_token:
-        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": REFRESH_SCOPE}
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": refresh_scope(settings.scope)}
     else:
         form = {
             "grant_type": "password",

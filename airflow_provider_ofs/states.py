@@ -54,10 +54,11 @@ _MEANINGS = {
 
 @dataclass(frozen=True)
 class TaskStatus:
-    """One task of a batch run: its task code and state."""
+    """One task of a batch run: its task code, state, and the status text OFS sent (``taskStatus``), if any."""
 
     task_code: str
     state: RunState
+    status_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ class RunStatus:
         return [task.task_code for task in self.tasks if task.state is RunState.HELD] + [
             child.run_id for child in self.children if child.state is RunState.HELD
         ]
+
+    @property
+    def status_texts(self) -> dict[str, str]:
+        """The status text OFS sent for each task (by code) and child run (by run id), where it sent one."""
+        texts = {task.task_code: task.status_text for task in self.tasks if task.status_text}
+        texts.update({child.run_id: child.state_text for child in self.children if child.state_text})
+        return texts
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-serialisable form, for trigger events and XCom."""

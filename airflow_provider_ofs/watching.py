@@ -17,7 +17,13 @@ from typing import Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_ofs.exceptions import OFSRunFailedError, OFSRunLostError, OFSRunTimeoutError, OFSSchedulerError
+from airflow_provider_ofs.exceptions import (
+    OFSRunFailedError,
+    OFSRunLostError,
+    OFSRunTimeoutError,
+    OFSSchedulerError,
+    OFSTasksOfGroupError,
+)
 from airflow_provider_ofs.states import RunState, RunStatus
 
 DONE_WITHOUT_FAILURE = frozenset({RunState.SUCCESSFUL, RunState.EXCLUDED})
@@ -40,6 +46,7 @@ class Assessment:
     state: RunState
     failed_tasks: list[str] = field(default_factory=list)
     reason: str = ""
+    status_texts: Mapping[str, str] = field(default_factory=dict)
 
 
 def assess(status: RunStatus, tasks: Sequence[str] | None = None) -> Assessment:
@@ -49,19 +56,22 @@ def assess(status: RunStatus, tasks: Sequence[str] | None = None) -> Assessment:
     interrupted or aborted fails; not started, ongoing or held keeps waiting. With ``tasks`` (the
     sensor's filter) only those task codes count: success once each is successful or excluded,
     failure as soon as one failed, was interrupted or aborted — or when the run ended while one of
-    them can no longer finish.
+    them can no longer finish. ``tasks`` for the run of a batch group (its status lists child runs) raises
+    ``OFSTasksOfGroupError``: the guide documents ``tasks`` for batches, and child runs carry no batch code.
     """
     if not tasks:
         if status.state in DONE_WITHOUT_FAILURE:
             return Assessment(Verdict.SUCCESS, status.state)
         if status.state.is_failure:
-            return Assessment(Verdict.FAILURE, status.state, status.failed_tasks)
+            return Assessment(Verdict.FAILURE, status.state, status.failed_tasks, status_texts=status.status_texts)
         return Assessment(Verdict.WAIT, status.state)
+    if status.children:
+        raise OFSTasksOfGroupError(status.run_id, tasks)
     reported = {task.task_code: task.state for task in status.tasks}
     failed = [code for code in tasks if code in reported and reported[code].is_failure]
     if failed:
         state = status.state if status.state.is_failure else reported[failed[0]]
-        return Assessment(Verdict.FAILURE, state, failed)
+        return Assessment(Verdict.FAILURE, state, failed, status_texts=status.status_texts)
     unfinished = [code for code in tasks if reported.get(code) not in DONE_WITHOUT_FAILURE]
     if not unfinished:
         return Assessment(Verdict.SUCCESS, status.state)
@@ -79,7 +89,7 @@ def assess(status: RunStatus, tasks: Sequence[str] | None = None) -> Assessment:
 
 def run_failed_error(run_id: str, assessment: Assessment) -> OFSRunFailedError:
     """The error for a failed run (or watched tasks): run id, state and the failed task or child codes."""
-    error = OFSRunFailedError(run_id, assessment.state, assessment.failed_tasks)
+    error = OFSRunFailedError(run_id, assessment.state, assessment.failed_tasks, assessment.status_texts)
     if assessment.reason:
         error.args = (f"{error.args[0]}: {assessment.reason}",)
     return error

@@ -108,6 +108,7 @@ def test_connection_form_lists_every_documented_extra_and_hides_secrets(info):
 
     documented = {"token_url", "client_id", "client_secret", "tenant_id", "service_id", "workspace_id"}
     documented |= {"remote_user", "locale", "scope", "verify", "proxy", "access_token", "timeout"}
+    documented |= {"dynamic_params_format"}
     assert documented <= set(fields)
     for name, spec in fields.items():
         assert spec["label"], name

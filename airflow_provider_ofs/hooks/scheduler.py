@@ -139,14 +139,19 @@ class OFSSchedulerHook(BaseHook):
         excluded_tasks: str | Iterable[str] | None = None,
         held_tasks: str | Iterable[str] | None = None,
         dynamic_params: str | Mapping[str, Any] | None = None,
+        included_tasks: str | Iterable[str] | None = None,
     ) -> str:
         """Start a batch (``batch_type="batch"``) or batch group (``"group"``); return the new run id.
 
         ``dynamic_params`` is a mapping in the wire shape, ``{"batchParams": {...}, "taskRuntimeParams":
         {"<TASK>": {...}}}`` (for a group: batch code → that), or an already encoded ``dynamicParamList``
-        string. Any other type raises ``TypeError`` before anything is sent.
+        string; it is sent as the connection's ``dynamic_params_format`` says. Any other type raises
+        ``TypeError`` before anything is sent. ``included_tasks`` (codes, a list or comma-separated text)
+        is sent as ``includedTasks`` only when given: editions whose trigger takes it run only those.
         """
-        request = build_trigger(self.settings, batch_name, batch_type, excluded_tasks, held_tasks, dynamic_params)
+        request = build_trigger(
+            self.settings, batch_name, batch_type, excluded_tasks, held_tasks, dynamic_params, included_tasks
+        )
         run_id = run_id_from(self._call(request, f"{batch_type} {batch_name}", self._decode), Verb.TRIGGER.value)
         self.log.info("Triggered OFS %s %s: run id %s", batch_type, batch_name, run_id)
         return run_id

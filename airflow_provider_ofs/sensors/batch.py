@@ -38,7 +38,10 @@ class OFSBatchRunSensor(BaseSensorOperator):
 
     :param batch_run_id: the run to watch (templated), e.g. the XCom ``batch_run_id`` of an
         ``OFSTriggerBatchOperator`` that does not wait.
-    :param tasks: optional task codes to watch instead of the whole run (templated).
+    :param tasks: optional task codes to watch instead of the whole run (templated); for a batch run only.
+        Given for the run of a batch group, the first poke fails the task without retry
+        (``OFSTasksOfGroupError``): the guide documents ``tasks`` for batches, and a group's status names
+        its child runs by run id only, so no child batch could be matched to a code.
     :param batch_name: the run's batch or group (templated); only fills ``{batch_name}`` of the
         connection's ``monitor_url`` for the **OFS Batch Monitor** link.
     :param deferrable: wait in the triggerer; defaults to Airflow's ``[operators] default_deferrable``.

@@ -27,6 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--certfile", help="PEM certificate: serve HTTPS")
     parser.add_argument("--keyfile", help="PEM private key of --certfile")
     parser.add_argument("--path-prefix", default="", help="path before /SchedulerService, e.g. /app")
+    parser.add_argument(
+        "--params-format",
+        choices=("string", "object"),
+        help="the edition's dynamicParamList: a JSON-encoded string (the guide's, default) or a JSON object; "
+        "the other form is refused with -4 (overrides the catalogue's params_format)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="refuse what a real tenant might refuse too, e.g. the misspelt FICMISDATE$ key (-4)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     return parser
 
@@ -53,6 +65,8 @@ async def _serve(simulator: Simulator) -> None:
     print(f"OFS ESI simulator listening on {simulator.base_url}")
     print(f"  token endpoint: {simulator.token_url}")
     print(f"  admin endpoint: {simulator.admin_url}/")
+    strict = ", strict" if simulator.catalogue.strict else ""
+    print(f"  dynamicParamList: {simulator.catalogue.params_format} edition{strict}")
     print(simulator.catalogue.describe())
     print("# Airflow connection (prefix with 'export ' to use it in this shell):")
     print(simulator.env_var_line(), flush=True)
@@ -80,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ssl_certfile=args.certfile,
             ssl_keyfile=args.keyfile,
             path_prefix=args.path_prefix,
+            params_format=args.params_format,
+            strict=args.strict,
         )
     except (CatalogueError, ValueError) as exc:
         print(f"ofs-esi-simulator: {exc}", file=sys.stderr)

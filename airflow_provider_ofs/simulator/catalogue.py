@@ -5,10 +5,14 @@ Shape (docs/simulator.md), as JSON or YAML::
     {"batches": {"DAILY_LOAD": {"tasks": [{"code": "T1", "seconds": 1.5, "outcome": "success"}],
                                 "rerun_keeps_run_id": false, "start_delay": 0}},
      "groups": {"EOD": {"batches": ["DAILY_LOAD"]}},
-     "faults": [{"verb": "status", "batch": "DAILY_LOAD", "answers": [503, "reset"]}]}
+     "faults": [{"verb": "status", "batch": "DAILY_LOAD", "answers": [503, "reset"]}],
+     "params_format": "string", "strict": false}
 
 ``outcome`` is ``success``, ``fail``, ``fail_once`` (fails on the first attempt, succeeds once
-retried) or ``abort``. Validation errors name the offending entry.
+retried) or ``abort``. ``params_format`` is the OFS edition's ``dynamicParamList``: ``string`` (a JSON-encoded
+string, this guide) or ``object`` (a JSON object, or list for a group); the other form is refused with -4.
+``strict`` refuses what a real tenant might refuse too (the misspelt ``FICMISDATE$`` key). Validation
+errors name the offending entry.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 from airflow_provider_ofs.simulator.faults import FaultRule, parse_fault_rule
 
 OUTCOMES = ("success", "fail", "fail_once", "abort")
+PARAMS_FORMATS = ("string", "object")
 DEMO_CATALOGUE = "demo_catalogue.json"
 
 
@@ -75,6 +80,8 @@ class Catalogue:
     batches: Mapping[str, BatchSpec]
     groups: Mapping[str, GroupSpec] = field(default_factory=dict)
     faults: tuple[FaultRule, ...] = ()
+    params_format: str = "string"
+    strict: bool = False
 
     def describe(self) -> str:
         """One line per batch and group, for the CLI banner."""
@@ -125,7 +132,7 @@ def parse_catalogue(data: object, *, origin: str = "catalogue") -> Catalogue:
     """Validate the decoded catalogue document."""
     if not isinstance(data, Mapping):
         raise CatalogueError(f"{origin}: the top level must be an object with 'batches'")
-    unknown = set(data) - {"batches", "groups", "faults"}
+    unknown = set(data) - {"batches", "groups", "faults", "params_format", "strict"}
     if unknown:
         raise CatalogueError(f"{origin}: unknown top-level keys {sorted(unknown)}")
     raw_batches = data.get("batches")
@@ -154,7 +161,13 @@ def parse_catalogue(data: object, *, origin: str = "catalogue") -> Catalogue:
         if rule.batch is not None and rule.batch not in batches and rule.batch not in groups:
             raise CatalogueError(f"{where}: unknown batch or group {rule.batch!r}")
         faults.append(rule)
-    return Catalogue(batches=batches, groups=groups, faults=tuple(faults))
+    params_format = data.get("params_format", "string")
+    if params_format not in PARAMS_FORMATS:
+        raise CatalogueError(f"{origin}: 'params_format' must be one of {PARAMS_FORMATS}, got {params_format!r}")
+    strict = data.get("strict", False)
+    if not isinstance(strict, bool):
+        raise CatalogueError(f"{origin}: 'strict' must be true or false")
+    return Catalogue(batches, groups, tuple(faults), params_format=str(params_format), strict=strict)
 
 
 def _name(origin: str, kind: str, name: object) -> str:
@@ -230,6 +243,7 @@ def _parse_group(origin: str, name: object, raw: object, batches: Mapping[str, B
 
 __all__ = [
     "OUTCOMES",
+    "PARAMS_FORMATS",
     "BatchSpec",
     "Catalogue",
     "CatalogueError",

@@ -55,6 +55,7 @@ class ApiCode(IntEnum):
     """Outcome of an API call (top-level ``statusCode``)."""
 
     SUCCESS = 0
+    FAILURE = -1  # the call itself failed (ESI-NOTES 14); served by the "api_failure" fault only
     NOT_FOUND = -3
     INVALID_ARGUMENTS = -4
     INVALID_HEADERS = -5
@@ -65,6 +66,7 @@ class ApiCode(IntEnum):
 
 API_MEANINGS = {
     ApiCode.SUCCESS: "Success",
+    ApiCode.FAILURE: "Failure",
     ApiCode.NOT_FOUND: "Object does not exist",
     ApiCode.INVALID_ARGUMENTS: "Invalid arguments passed in request/not enough params in Request body",
     ApiCode.INVALID_HEADERS: "Invalid request headers/request headers missing",
@@ -77,6 +79,7 @@ API_MEANINGS = {
 # body's statusCode and not from the HTTP status (ESI-NOTES 3).
 API_HTTP_STATUS = {
     ApiCode.SUCCESS: 200,
+    ApiCode.FAILURE: 200,
     ApiCode.NOT_FOUND: 404,
     ApiCode.INVALID_ARGUMENTS: 400,
     ApiCode.INVALID_HEADERS: 400,

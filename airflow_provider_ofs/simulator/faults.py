@@ -5,12 +5,15 @@ optionally a batch or group (for status/interrupt/restart/rerun the batch is fou
 id), and a list of answers. Each matching call consumes one answer; when a rule is used up the
 simulator behaves normally again. Answers:
 
-- an int HTTP status (e.g. 500, 502, 503, 504, or 429 with ``Retry-After: 1``), request not processed;
+- an int HTTP status (e.g. 500, 502, 503, 504, or 429: with ``Retry-After: 1`` from ESI, without one from
+  the token endpoint, as Oracle IAM throttles), request not processed;
 - ``"reset"``: the connection is dropped without an answer, request not processed;
 - ``"reset_after"``: the request IS processed, then the connection is dropped (the client cannot know);
 - ``"slow"``: the request is processed, the answer comes only after ``slow_seconds``;
 - ``"html"``: an HTML error page with status 200, request not processed;
 - ``"garbage"``: status 200 with a body that is not JSON, request not processed;
+- ``"api_failure"``: status 200 with the ESI envelope of ``statusCode`` ``"-1"`` (Failure, ESI-NOTES 14),
+  request not processed;
 - ``"pass"``: behave normally for this one call (lets a script skip calls).
 """
 
@@ -22,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 VERBS = ("trigger", "status", "interrupt", "restart", "rerun", "token")
-KINDS = ("reset", "reset_after", "slow", "html", "garbage", "pass")
+KINDS = ("reset", "reset_after", "slow", "html", "garbage", "api_failure", "pass")
 # Answers that still let the request be processed (the state changes).
 PROCESSED_KINDS = frozenset({"reset_after", "slow", "pass"})
 

@@ -2,8 +2,10 @@
 
 Order of checks and codes: malformed or missing fields are ``-4``; names that do not exist
 (batch, group, task code, child batch) are ``-3``. Rules from ESI-NOTES: 4 (``batchType`` is
-``rest`` or ``group``), 5 (``dynamicParamList`` is a JSON-encoded string, batch and group forms),
-6 (MIS date key ``$FICMISDATE$``, also ``FICMISDATE$``), 7 (``batchRunId`` is the body key).
+``rest`` or ``group``), 5 and 15 (``dynamicParamList`` is a JSON-encoded string, or in ``object`` editions
+a JSON object or list; the other form is -4), 6 (MIS date key ``$FICMISDATE$``, also ``FICMISDATE$``
+unless the catalogue is ``strict``), 7 (``batchRunId`` is the body key), 16 (``includedTasks``: only
+those tasks or child batches run, the others are excluded).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from airflow_provider_ofs.simulator.catalogue import BatchSpec, Catalogue
 from airflow_provider_ofs.simulator.codes import ApiCode, EsiError
 
 MIS_DATE_KEYS = ("$FICMISDATE$", "FICMISDATE$")
+MISSPELT_MIS_DATE_KEY = "FICMISDATE$"
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def _check_mis_date(params: BatchParams, where: str) -> None:
         raise _invalid(f"{where}: MIS date {value!r} is not a yyyy-mm-dd date")
 
 
-def _batch_params(raw: Mapping[str, Any], spec: BatchSpec, where: str, allowed: set[str]) -> BatchParams:
+def _batch_params(raw: Mapping[str, Any], spec: BatchSpec, where: str, allowed: set[str], strict: bool) -> BatchParams:
     unknown = set(raw) - allowed
     if unknown:
         raise _invalid(f"{where}: unexpected keys {sorted(unknown)} in dynamicParamList")
@@ -126,6 +129,8 @@ def _batch_params(raw: Mapping[str, Any], spec: BatchSpec, where: str, allowed: 
     task_params = raw.get("taskRuntimeParams") or {}
     if not isinstance(batch_params, dict):
         raise _invalid(f"{where}: 'batchParams' must be an object")
+    if strict and MISSPELT_MIS_DATE_KEY in batch_params:
+        raise _invalid(f"{where}: unknown batch parameter {MISSPELT_MIS_DATE_KEY!r}; the MIS date is '$FICMISDATE$'")
     if not isinstance(task_params, dict):
         raise _invalid(f"{where}: 'taskRuntimeParams' must be an object of task code -> object")
     for code, value in task_params.items():
@@ -138,16 +143,32 @@ def _batch_params(raw: Mapping[str, Any], spec: BatchSpec, where: str, allowed: 
     return params
 
 
-def _decode_dynamic(value: object) -> Any:
-    """ESI-NOTES 5: the parameter list travels as a JSON-encoded string."""
+def _decode_dynamic(value: object, params_format: str) -> Any:
+    """ESI-NOTES 5, 15: the parameter list travels as a JSON-encoded string, or as JSON in ``object`` editions."""
     if value is None or value == "":
         return None
+    if params_format == "object":
+        if isinstance(value, str):
+            raise _invalid("'dynamicParamList' must be a JSON object (a list for a group), not a JSON-encoded string")
+        return value
     if not isinstance(value, str):
         raise _invalid("'dynamicParamList' must be a JSON-encoded string, not a JSON " + type(value).__name__)
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise _invalid(f"'dynamicParamList' is not valid JSON: {exc}") from exc
+
+
+def _excluded_by_inclusion(
+    included: tuple[str, ...], excluded: tuple[str, ...], held: tuple[str, ...], members: tuple[str, ...]
+) -> tuple[str, ...]:
+    """ESI-NOTES 16: with ``includedTasks``, every code not included (nor held) is excluded as well."""
+    if not included:
+        return excluded
+    clash = sorted(set(included) & set(excluded))
+    if clash:
+        raise _invalid(f"{clash} are both included and excluded")
+    return tuple(dict.fromkeys((*excluded, *(c for c in members if c not in included and c not in held))))
 
 
 def parse_trigger(body: Mapping[str, Any], catalogue: Catalogue) -> TriggerRequest:
@@ -157,35 +178,38 @@ def parse_trigger(body: Mapping[str, Any], catalogue: Catalogue) -> TriggerReque
         raise _invalid(f"'batchType' must be 'rest' (batch) or 'group', got {batch_type!r}")
     excluded = _code_list(body, "excludedTasks")
     held = _code_list(body, "heldTasks")
+    included = _code_list(body, "includedTasks")
     both = sorted(set(excluded) & set(held))
     if both:
         raise _invalid(f"{both} are both excluded and held")
-    dynamic = _decode_dynamic(body.get("dynamicParamList"))
+    dynamic = _decode_dynamic(body.get("dynamicParamList"), catalogue.params_format)
     if batch_type == "rest":
         spec = catalogue.batches.get(name)
         if spec is None:
             kind = "is a batch group, not a batch" if name in catalogue.groups else "does not exist"
             raise _missing(f"Batch {name} {kind}")
-        for code in (*excluded, *held):
+        for code in (*excluded, *held, *included):
             if code not in spec.task_codes:
                 raise _missing(f"Task {code} does not exist in batch {name}")
+        excluded = _excluded_by_inclusion(included, excluded, held, spec.task_codes)
         params = None
         if dynamic is not None:
             if not isinstance(dynamic, dict):
-                raise _invalid("'dynamicParamList' of a batch must encode an object with 'batchParams'")
-            params = _batch_params(dynamic, spec, name, {"batchParams", "taskRuntimeParams"})
+                raise _invalid("'dynamicParamList' of a batch must be an object with 'batchParams'")
+            params = _batch_params(dynamic, spec, name, {"batchParams", "taskRuntimeParams"}, catalogue.strict)
         return TriggerRequest(name, False, excluded, held, batch_params=params)
     group = catalogue.groups.get(name)
     if group is None:
         kind = "is a batch, not a batch group" if name in catalogue.batches else "does not exist"
         raise _missing(f"Batch group {name} {kind}")
-    for code in (*excluded, *held):
+    for code in (*excluded, *held, *included):
         if code not in group.batches:
             raise _missing(f"Batch {code} is not part of batch group {name}")
+    excluded = _excluded_by_inclusion(included, excluded, held, group.batches)
     group_params: dict[str, BatchParams] | None = None
     if dynamic is not None:
         if not isinstance(dynamic, list):
-            raise _invalid("'dynamicParamList' of a group must encode a list of {batchName, batchParams, ...}")
+            raise _invalid("'dynamicParamList' of a group must be a list of {batchName, batchParams, ...}")
         group_params = {}
         for index, item in enumerate(dynamic):
             where = f"dynamicParamList[{index}]"
@@ -195,7 +219,7 @@ def parse_trigger(body: Mapping[str, Any], catalogue: Catalogue) -> TriggerReque
             if child not in group.batches:
                 raise _missing(f"{where}: batch {child} is not part of batch group {name}")
             allowed = {"batchName", "batchParams", "taskRuntimeParams"}
-            group_params[child] = _batch_params(item, catalogue.batches[child], where, allowed)
+            group_params[child] = _batch_params(item, catalogue.batches[child], where, allowed, catalogue.strict)
     return TriggerRequest(name, True, excluded, held, group_params=group_params)
 
 

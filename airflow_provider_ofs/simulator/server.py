@@ -41,6 +41,7 @@ from airflow_provider_ofs.simulator.protocol import (
     parse_trigger,
 )
 from airflow_provider_ofs.simulator.state import SimulatorState
+from airflow_provider_ofs.simulator.tokens import scope_words
 
 log = logging.getLogger("airflow_provider_ofs.simulator")
 
@@ -94,21 +95,27 @@ def _drop_connection(request: web.Request) -> None:
     transport.abort()
 
 
-def fault_response(answer: FaultAnswer) -> web.Response:
-    """The answer of an injected fault that replaces processing (status numbers, html, garbage)."""
+def fault_response(answer: FaultAnswer, *, retry_after: bool = True) -> web.Response:
+    """The answer of an injected fault that replaces processing (status numbers, html, garbage).
+
+    A 429 says ``Retry-After: 1`` when ``retry_after`` is set (ESI), and nothing (the token endpoint: Oracle
+    IAM throttles without it, ESI-NOTES 18) otherwise.
+    """
     if isinstance(answer, int):
         reason = _reason(answer)
         if answer == 429:
             return _json(
                 429,
                 {"error": "Too Many Requests", "message": "rate limit exceeded"},
-                headers={"Retry-After": "1"},
+                headers={"Retry-After": "1"} if retry_after else None,
             )
         if answer in (502, 503, 504):  # what a gateway or load balancer sends
             return web.Response(
                 status=answer, text=_HTML_PAGE.format(status=answer, reason=reason), content_type="text/html"
             )
         return _json(answer, {"error": reason, "message": "injected fault"})
+    if answer == "api_failure":
+        return _json(200, envelope(ApiCode.FAILURE, "The request could not be processed (injected fault)"))
     if answer == "html":
         return web.Response(status=200, text=_HTML_PAGE.format(status=200, reason="OK"), content_type="text/html")
     # "garbage": announced as JSON, but cut in the middle.
@@ -164,7 +171,8 @@ class EsiHandler:
         self, request: web.Request, verb: str, batch: str | None, fault: FaultAnswer
     ) -> web.StreamResponse:
         status = fault if isinstance(fault, int) else (None if fault == "reset" else 200)
-        self._record(JournalEntry(verb=verb, batch=batch, http_status=status, fault=str(fault)))
+        code = wire(ApiCode.FAILURE) if fault == "api_failure" else None
+        self._record(JournalEntry(verb=verb, batch=batch, http_status=status, api_status_code=code, fault=str(fault)))
         if fault == "reset":
             _drop_connection(request)
             return web.Response(status=204)  # never written: the transport is gone
@@ -229,7 +237,7 @@ class EsiHandler:
             "ofs_tenant_id": creds.tenant_id,
             "ofs_service_id": creds.service_id,
             "ofs_workspace_id": creds.workspace_id,
-            "ofs_remote_user": creds.username,
+            "ofs_remote_user": creds.remote_user,
         }
         for name, value in expected.items():
             given = request.headers.get(name)
@@ -286,7 +294,7 @@ class TokenHandler:
             if fault == "reset":
                 _drop_connection(request)
                 return web.Response(status=204)
-            return fault_response(fault)
+            return fault_response(fault, retry_after=False)
         status, body, headers = self._process(request, grant_name, form)
         response = _json(status, body, {"Cache-Control": "no-store", "Pragma": "no-cache", **headers})
         if fault == "reset_after":
@@ -335,10 +343,17 @@ class TokenHandler:
                 return 400, {"error": "invalid_request", "error_description": "username and password are required"}, {}
             if not (_same(username, creds.username) and _same(password, creds.password)):
                 return 400, {"error": "invalid_grant", "error_description": "Invalid user name or password."}, {}
-            issued = self.state.tokens.issue()
+            issued = self.state.tokens.issue(scope_words(_text(form, "scope")))
         elif grant == "refresh_token":
-            refresh = form.get("refresh_token")
-            issued_or_none = self.state.tokens.refresh(refresh) if isinstance(refresh, str) else None
+            refresh = _text(form, "refresh_token")
+            granted = self.state.tokens.granted_scope(refresh) if refresh else None
+            if granted is None:
+                return 400, {"error": "invalid_grant", "error_description": "Invalid or expired refresh token."}, {}
+            asked = scope_words(_text(form, "scope"))
+            if not asked <= granted:  # RFC 6749 6: a refresh may narrow the scope, never widen it
+                wider = " ".join(sorted(asked - granted))
+                return 400, {"error": "invalid_scope", "error_description": f"Scope not granted: {wider}"}, {}
+            issued_or_none = self.state.tokens.refresh(refresh)
             if issued_or_none is None:
                 return 400, {"error": "invalid_grant", "error_description": "Invalid or expired refresh token."}, {}
             issued = issued_or_none
@@ -350,9 +365,15 @@ class TokenHandler:
             "access_token": issued.access_token,
             "token_type": "Bearer",
             "expires_in": issued.expires_in,
-            "refresh_token": issued.refresh_token,
         }
+        if issued.refresh_token is not None:
+            body["refresh_token"] = issued.refresh_token
         return 200, body, {}
+
+
+def _text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
 
 
 def _same(given: str, expected: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import ssl
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from airflow_provider_ofs.simulator.catalogue import Catalogue, load_catalogue
+from airflow_provider_ofs.simulator.catalogue import PARAMS_FORMATS, Catalogue, load_catalogue
 from airflow_provider_ofs.simulator.credentials import SimulatorCredentials
 from airflow_provider_ofs.simulator.engine import RunView
 from airflow_provider_ofs.simulator.faults import FaultAnswer
@@ -40,10 +41,20 @@ class Simulator:
         ssl_certfile: str | Path | None = None,
         ssl_keyfile: str | Path | None = None,
         path_prefix: str = "",
+        params_format: str | None = None,
+        strict: bool | None = None,
     ) -> None:
         if (ssl_certfile is None) != (ssl_keyfile is None):
             raise ValueError("ssl_certfile and ssl_keyfile go together")
+        if params_format not in (None, *PARAMS_FORMATS):
+            raise ValueError(f"params_format must be one of {PARAMS_FORMATS}, not {params_format!r}")
         self.catalogue = load_catalogue(catalogue)
+        # The edition's dynamicParamList form and strictness: these arguments win over the catalogue's keys.
+        self.catalogue = dataclasses.replace(
+            self.catalogue,
+            params_format=params_format or self.catalogue.params_format,
+            strict=self.catalogue.strict if strict is None else strict,
+        )
         self.credentials = credentials or SimulatorCredentials()
         self.host = host
         self._requested_port = port
@@ -194,6 +205,8 @@ class Simulator:
             "tenant_id": creds.tenant_id,
             "service_id": creds.service_id,
             "workspace_id": creds.workspace_id,
+            "remote_user": creds.remote_user,
+            "dynamic_params_format": self.catalogue.params_format,  # what this edition takes
             # below slow_seconds, so that the "slow" fault is a client timeout
             "timeout": max(1.0, round(self.slow_seconds / 2, 1)),
         }
@@ -252,4 +265,4 @@ class Simulator:
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"
-        return f"Simulator({where}, speed={self.speed:g})"
+        return f"Simulator({where}, speed={self.speed:g}, params_format={self.catalogue.params_format})"

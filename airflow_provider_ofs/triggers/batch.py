@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from airflow_provider_ofs._compat import BaseTrigger, TriggerEvent
-from airflow_provider_ofs.exceptions import OFSNotOngoingError
+from airflow_provider_ofs.exceptions import OFSNotOngoingError, OFSTasksOfGroupError
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.published import children_of
 from airflow_provider_ofs.states import RunState, RunStatus
@@ -78,7 +78,8 @@ class OFSBatchRunTrigger(BaseTrigger):
     :param batch_run_id: the run to watch.
     :param ofs_conn_id: the ``ofs_scheduler`` connection.
     :param poll_interval: seconds between status calls.
-    :param tasks: only these task codes decide the outcome (see ``watching.assess``).
+    :param tasks: only these task codes decide the outcome (see ``watching.assess``); batch runs only: for
+        the run of a batch group the trigger yields an ``error`` event that says so.
     :param batch_name: the run's batch or group name; needed to interrupt it in ``on_kill``.
     :param deadline: absolute epoch seconds after which a ``timeout`` event ends the wait (``None``: no limit).
     :param waiting_since: epoch seconds when the wait began, for the ``waited_seconds`` of the event.
@@ -154,7 +155,9 @@ class OFSBatchRunTrigger(BaseTrigger):
         except Exception as error:  # the completion method must run, so every failure becomes an event
             self.log.warning("Stopped watching OFS run %s: %s", self.batch_run_id, error)
             message = (
-                f"Lost track of OFS run {self.batch_run_id} ({type(error).__name__}: {error}). "
+                str(error)  # the watch itself was asked wrongly: nothing was lost
+                if isinstance(error, OFSTasksOfGroupError)
+                else f"Lost track of OFS run {self.batch_run_id} ({type(error).__name__}: {error}). "
                 f"The run may still be going; a retry of the task reconnects to it when durable."
             )
             state, held = (last.state, last.held_tasks) if last else (None, [])

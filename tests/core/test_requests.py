@@ -112,6 +112,32 @@ def test_trigger_sends_dynamic_params_as_a_json_string():
     assert json.loads(body["dynamicParamList"]) == {"batchParams": {"$FICMISDATE$": "2024-03-31"}}
 
 
+@pytest.mark.parametrize(
+    ("batch_type", "params", "sent"),
+    [
+        ("batch", {"batchParams": {"R": "EU"}}, {"batchParams": {"R": "EU"}}),
+        ("group", {"B1": {"batchParams": {"R": "EU"}}}, [{"batchName": "B1", "batchParams": {"R": "EU"}}]),
+        ("batch", '{"batchParams": {}}', {"batchParams": {}}),
+    ],
+)
+def test_an_object_edition_gets_dynamic_params_as_json_itself(batch_type, params, sent):
+    body = body_of(build_trigger(make_settings(dynamic_params_format="object"), "B", batch_type, dynamic_params=params))
+
+    assert body["dynamicParamList"] == sent
+
+
+@pytest.mark.parametrize(("batch_type", "encoded"), [("batch", "[]"), ("group", "{}"), ("batch", "not json")])
+def test_an_object_edition_refuses_an_encoded_string_of_the_wrong_shape(batch_type, encoded):
+    with pytest.raises(ValueError, match="dynamic_params_format 'object'"):
+        build_trigger(make_settings(dynamic_params_format="object"), "B", batch_type, dynamic_params=encoded)
+
+
+def test_included_tasks_are_sent_only_when_given():
+    assert "includedTasks" not in body_of(build_trigger(make_settings(), "B"))
+    assert "includedTasks" not in body_of(build_trigger(make_settings(), "B", included_tasks=[]))
+    assert body_of(build_trigger(make_settings(), "B", included_tasks=["T1", "T2"]))["includedTasks"] == "T1,T2"
+
+
 def test_trigger_without_dynamic_params_leaves_the_field_out():
     assert "dynamicParamList" not in body_of(build_trigger(make_settings(), "B"))
 

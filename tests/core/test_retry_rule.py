@@ -114,6 +114,20 @@ def test_retry_after_is_capped_at_five_minutes():
     assert retry_wait(transport(FailureKind.THROTTLED, retry_after=86_400.0), 1, 1.0) == 300.0
 
 
+@pytest.mark.parametrize(("jitter", "wait"), [(0.0, 2.0), (0.5, 3.0), (0.999, 3.998)])
+def test_a_429_without_retry_after_waits_a_jittered_part_of_the_backoff(jitter, wait):
+    throttled = transport(FailureKind.THROTTLED)
+
+    assert retry_wait(throttled, 3, 1.0, jitter=lambda: jitter) == pytest.approx(wait)
+
+
+def test_only_a_429_without_retry_after_is_jittered():
+    never = lambda: pytest.fail("jitter used")  # noqa: E731
+
+    assert retry_wait(transport(FailureKind.SERVER_ERROR), 3, 1.0, jitter=never) == 4.0
+    assert retry_wait(transport(FailureKind.THROTTLED, retry_after=1.0), 3, 1.0, jitter=never) == 4.0
+
+
 def test_retry_wait_without_an_error_is_the_backoff():
     assert retry_wait(None, 1, 0.25) == 0.25
 

@@ -224,3 +224,13 @@ def test_a_monitor_url_that_cannot_name_a_run_is_refused_naming_the_field(templa
         make_settings(monitor_url=template)
 
     assert complaint in str(raised.value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "string"), ("", "string"), ("Object", "object")])
+def test_dynamic_params_format_defaults_to_the_guides_string(value, expected):
+    assert make_settings(dynamic_params_format=value).dynamic_params_format == expected
+
+
+def test_an_unknown_dynamic_params_format_names_the_field_and_the_connection():
+    with pytest.raises(OFSConnectionConfigError, match=r"'ofs_test'.*'dynamic_params_format' must be .*not 'json'"):
+        make_settings(conn_id="ofs_test", dynamic_params_format="json")

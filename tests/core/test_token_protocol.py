@@ -68,6 +68,17 @@ def test_refresh_grant_sends_the_refresh_token_and_no_password():
     }
 
 
+@pytest.mark.parametrize(
+    ("scope", "refresh_scope"),
+    [
+        ("urn:opc:idm:__myscopes__ offline_access", "urn:opc:idm:__myscopes__"),
+        ("offline_access urn:opc:idm:t.user.me  urn:opc:idm:t.groups", "urn:opc:idm:t.user.me urn:opc:idm:t.groups"),
+    ],
+)
+def test_refresh_grant_asks_for_the_connection_scope_without_offline_access(scope, refresh_scope):
+    assert form_of(build_token_request(make_settings(scope=scope), refresh_token="r"))["scope"] == refresh_scope
+
+
 def test_form_values_with_special_characters_are_encoded():
     request = build_token_request(make_settings(password="p&ss=w rd+%"))
 

@@ -50,10 +50,18 @@ def conn_env_var(conn_id: str) -> str:
     return f"AIRFLOW_CONN_{conn_id.upper()}"
 
 
+#: The OFS editions' ``dynamicParamList`` forms (ESI-NOTES 15); ``both_editions`` runs a test against each.
+EDITIONS = ("string", "object")
+both_editions = pytest.mark.parametrize("sim", EDITIONS, indirect=True)
+
+
 @pytest.fixture
-def sim(ofs_simulator_factory):
-    """A simulator with the test catalogue (speed 50)."""
-    return ofs_simulator_factory(CATALOGUE)
+def sim(request, ofs_simulator_factory):
+    """A strict simulator with the test catalogue (speed 50), of the edition a ``both_editions`` test names.
+
+    ``connect`` gives the connection the same ``dynamic_params_format`` (it is in the simulator's connection).
+    """
+    return ofs_simulator_factory(CATALOGUE, params_format=getattr(request, "param", EDITIONS[0]), strict=True)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from airflow_provider_ofs.exceptions import (
     OFSObjectNotFoundError,
 )
 from airflow_provider_ofs.states import RunState
-from tests.hook.conftest import CATALOGUE, wait_until_finished
+from tests.hook.conftest import CATALOGUE, both_editions, wait_until_finished
 
 
+@both_editions
 def test_trigger_returns_the_run_id_the_simulator_created(sim, connect):
     hook = connect(sim)
 
@@ -58,6 +59,7 @@ def test_failed_run_is_reported_by_a_successful_status_call(sim, connect):
     assert status.failed_tasks == ["F2"]
 
 
+@both_editions
 def test_group_trigger_with_dynamic_params_reaches_every_child_batch(sim, connect):
     hook = connect(sim)
     params = encode_dynamic_params(
@@ -77,6 +79,7 @@ def test_group_trigger_with_dynamic_params_reaches_every_child_batch(sim, connec
     assert len(status.failed_tasks) == 1
 
 
+@both_editions
 def test_batch_trigger_sends_mis_date_and_params(sim, connect):
     hook = connect(sim)
     params = encode_dynamic_params(
@@ -91,6 +94,7 @@ def test_batch_trigger_sends_mis_date_and_params(sim, connect):
     assert run.params["taskRuntimeParams"] == {"Q1": {"mode": "full"}}
 
 
+@both_editions
 def test_batch_trigger_takes_the_wire_shape_as_a_mapping(sim, connect):
     hook = connect(sim)
 
@@ -104,6 +108,7 @@ def test_batch_trigger_takes_the_wire_shape_as_a_mapping(sim, connect):
     assert run.params == {"batchParams": {"$FICMISDATE$": "2026-03-31"}, "taskRuntimeParams": {"Q1": {"mode": "full"}}}
 
 
+@both_editions
 def test_group_trigger_takes_batch_code_to_wire_shape_as_a_mapping(sim, connect):
     hook = connect(sim)
 
@@ -116,6 +121,7 @@ def test_group_trigger_takes_batch_code_to_wire_shape_as_a_mapping(sim, connect)
     assert sim.get_run(run_id).mis_date == "2026-03-31"
 
 
+@both_editions
 @pytest.mark.parametrize("dynamic_params", [["batchParams"], 42, b'{"batchParams": {}}', {"batchParms": {}}])
 def test_trigger_with_dynamic_params_of_another_shape_fails_before_anything_is_sent(sim, connect, dynamic_params):
     hook = connect(sim)
@@ -126,6 +132,7 @@ def test_trigger_with_dynamic_params_of_another_shape_fails_before_anything_is_s
     assert sim.journal.count("trigger") == 0
 
 
+@both_editions
 def test_excluded_and_held_tasks_reach_the_run(sim, connect):
     hook = connect(sim)
 

@@ -145,7 +145,7 @@ def test_cli_prints_connection_and_stops_on_sigterm(tmp_path: Path) -> None:
     catalogue = tmp_path / "catalogue.json"
     catalogue.write_text(json.dumps(CATALOGUE))
     command = [sys.executable, "-m", "airflow_provider_ofs.simulator", "--port", "0", "--speed", "20"]
-    command += ["--catalogue", str(catalogue)]
+    command += ["--catalogue", str(catalogue), "--params-format", "object", "--strict"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -174,12 +174,18 @@ def test_cli_prints_connection_and_stops_on_sigterm(tmp_path: Path) -> None:
             "ofs_tenant_id": extra["tenant_id"],
             "ofs_service_id": extra["service_id"],
             "ofs_workspace_id": extra["workspace_id"],
-            "ofs_remote_user": conn["login"],
+            "ofs_remote_user": extra["remote_user"],
             "locale": "en-US",
         }
-        body = {"batchName": "QUICK", "batchType": "rest"}
+        assert extra["dynamic_params_format"] == "object"
+        assert any("dynamicParamList: object edition, strict" in line for line in lines)
+        params = {"batchParams": {"$FICMISDATE$": "2024-01-31"}}
+        body = {"batchName": "QUICK", "batchType": "rest", "dynamicParamList": params}
         answer = requests.post(conn["host"] + ESI + "trigger", json=body, headers=headers, timeout=10).json()
         assert answer["statusCode"] == "0"
+        body["dynamicParamList"] = {"batchParams": {"FICMISDATE$": "2024-01-31"}}  # refused: --strict
+        answer = requests.post(conn["host"] + ESI + "trigger", json=body, headers=headers, timeout=10).json()
+        assert answer["statusCode"] == "-4"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
         _, stderr = process.communicate(timeout=5)

@@ -27,8 +27,14 @@ def children_of(status: Any) -> list[tuple[str, str]]:
     return [(child.run_id, child.state.name) for child in status.children]
 
 
-def push_run(ti: Any, run_id: str, url: str | None) -> None:
+def _task_instance(task: Any, context: Any) -> Any:
+    """Where ``task`` pushes its XComs: the context's task instance, or ``None`` with ``do_xcom_push`` off."""
+    return context.get("ti") if task.do_xcom_push else None
+
+
+def push_run(task: Any, context: Any, run_id: str, url: str | None) -> None:
     """Push the run id (and its Batch Monitor URL when the connection has a ``monitor_url``)."""
+    ti = _task_instance(task, context)
     if ti is None:
         return
     ti.xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
@@ -36,8 +42,11 @@ def push_run(ti: Any, run_id: str, url: str | None) -> None:
         ti.xcom_push(key=XCOM_RUN_URL_KEY, value=url)
 
 
-def push_outcome(ti: Any, state: str | None, failed_tasks: Sequence[str], children: Sequence[tuple[str, str]]) -> None:
+def push_outcome(
+    task: Any, context: Any, state: str | None, failed_tasks: Sequence[str], children: Sequence[tuple[str, str]]
+) -> None:
     """Push how the watched run ended: its state, the failed tasks or child runs, and every child run."""
+    ti = _task_instance(task, context)
     if ti is None:
         return
     ti.xcom_push(key=XCOM_STATE_KEY, value=state)

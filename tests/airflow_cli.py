@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +62,16 @@ class AirflowCLI:
         if conf:
             args += ["--conf", conf]
         return self.run(*args, env=env)
+
+
+def latest_run_rows(home: Path, dag_id: str, columns: str, table: str = "task_instance") -> list[tuple[Any, ...]]:
+    """``SELECT columns FROM table`` for the newest run of ``dag_id``, read-only from the home's SQLite DB."""
+    with closing(sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True)) as db:
+        return db.execute(
+            f"SELECT {columns} FROM {table} WHERE dag_id = ? AND run_id = "
+            "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
+            (dag_id, dag_id),
+        ).fetchall()
 
 
 @pytest.fixture(scope="session")

@@ -227,9 +227,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
     def _publish(self, run_id: str, context: Context) -> None:
         """Make the run known before waiting: XCom ``batch_run_id``, and ``batch_run_url`` for the extra link."""
         self.watched_run_id = run_id
-        ti = self._xcom_target(context)
-        if ti is not None:
-            push_run(ti, run_id, self.hook.monitor_url(run_id, self.batch_name))
+        push_run(self, context, run_id, self.hook.monitor_url(run_id, self.batch_name))
 
     def _ended(
         self,
@@ -240,13 +238,9 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         waited: float,
     ) -> None:
         """The wait ended: push the run's outcome to XCom, and count it (``ofs.run.<batch>.*``)."""
-        push_outcome(self._xcom_target(context), state, failed, children)
+        push_outcome(self, context, state, failed, children)
         if state is not None:
             run_ended(self.batch_name, state, waited)
-
-    def _xcom_target(self, context: Context) -> Any:
-        """The task instance to push XComs to; ``None`` when ``do_xcom_push`` is off."""
-        return context.get("ti") if self.do_xcom_push else None
 
     # ---------------------------------------------------------------------------------- interrupting
 

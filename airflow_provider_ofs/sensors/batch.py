@@ -84,10 +84,6 @@ class OFSBatchRunSensor(BaseSensorOperator):
 
         return OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id)
 
-    def _xcom_target(self, context: Context) -> Any:
-        """The task instance to push XComs to; ``None`` when ``do_xcom_push`` is off."""
-        return context.get("ti") if self.do_xcom_push else None
-
     def _watched_tasks(self) -> list[str] | None:
         if not self.tasks:
             return None
@@ -98,7 +94,8 @@ class OFSBatchRunSensor(BaseSensorOperator):
         """Poke (or reschedule) as usual, or defer to the trigger when ``deferrable``."""
         require_name("batch_run_id", self.batch_run_id)
         push_run(
-            self._xcom_target(context),
+            self,
+            context,
             self.batch_run_id,
             self.hook.monitor_url(self.batch_run_id, self.batch_name or ""),
         )
@@ -136,9 +133,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
             self.log.info("%s", line)
         assessment = assess(status, self._watched_tasks())
         if assessment.verdict is not Verdict.WAIT:
-            push_outcome(
-                self._xcom_target(context), assessment.state.name, assessment.failed_tasks, children_of(status)
-            )
+            push_outcome(self, context, assessment.state.name, assessment.failed_tasks, children_of(status))
         if assessment.verdict is Verdict.FAILURE:
             raise run_failed_error(self.batch_run_id, assessment)
         return assessment.verdict is Verdict.SUCCESS
@@ -148,7 +143,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         watched = WatchEvent.from_payload(event)
         if watched.status in (EventStatus.SUCCESS, EventStatus.FAILED):
             state = watched.state.name if watched.state is not None else None
-            push_outcome(self._xcom_target(context), state, watched.failed_tasks, watched.children)
+            push_outcome(self, context, state, watched.failed_tasks, watched.children)
         if watched.status is EventStatus.TIMEOUT:
             raise AirflowSensorTimeout(watched.message)
         error = watched.error()

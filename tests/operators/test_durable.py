@@ -16,6 +16,7 @@ from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.operators.batch import OFSRerunBatchOperator, OFSRestartBatchOperator, OFSTriggerBatchOperator
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.states import RunState
+from tests.operators.task_context import CLEARED, RETRY, TaskInstance, TaskStateStore
 
 pytestmark = pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the task-state store arrived in Airflow 3.3")
 
@@ -27,19 +28,6 @@ CATALOGUE = {
     }
 }
 KEY = OFSTriggerBatchOperator.external_id_key
-
-
-class TaskStateStore:
-    """The ``get``/``set`` of ``context["task_state_store"]``, kept in a dict."""
-
-    def __init__(self, **values: Any) -> None:
-        self.values = dict(values)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, **_: Any) -> None:
-        self.values[key] = value
 
 
 @pytest.fixture
@@ -119,23 +107,6 @@ def test_not_durable_triggers_on_every_try(sim):
 
     assert run_id != live
     assert store.values == {KEY: live}, "nothing is read or written"
-
-
-class TaskInstance:
-    """The try counters of ``context["ti"]`` that tell a retry from a clear (see ``is_airflow_retry``)."""
-
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self, try_number: int, max_tries: int) -> None:
-        self.try_number = try_number
-        self.max_tries = max_tries
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        """The run id the operator publishes before waiting (not read here)."""
-
-
-RETRY = TaskInstance(try_number=2, max_tries=2)  # retries=2: the second try of the first round
-CLEARED = TaskInstance(try_number=2, max_tries=3)  # retries=2, cleared after try 1: max_tries = 1 + 2
 
 
 def succeeded_run(batch: str) -> str:

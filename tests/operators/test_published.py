@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import pytest
 
 from airflow_provider_ofs._compat import airflow_version
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
+from tests.airflow_cli import latest_run_rows
 
 pytestmark = [pytest.mark.airflow_e2e, pytest.mark.compat]
 
@@ -44,12 +43,7 @@ LINKS_READABLE = airflow_version() != (3, 0)
 
 def xcoms(home: Path) -> dict[tuple[str, str], Any]:
     """(task id, key) -> value of the latest run's XComs."""
-    with closing(sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True)) as db:
-        rows = db.execute(
-            "SELECT task_id, key, value FROM xcom WHERE dag_id = ? AND run_id = "
-            "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
-            (DAG_ID, DAG_ID),
-        ).fetchall()
+    rows = latest_run_rows(home, DAG_ID, "task_id, key, value", table="xcom")
     return {(task_id, key): stored_value(value) for task_id, key, value in rows}
 
 

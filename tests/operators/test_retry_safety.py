@@ -6,8 +6,6 @@ Called directly against the simulator, on every supported Airflow; the same rule
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
@@ -21,6 +19,7 @@ from airflow_provider_ofs.operators.batch import (
 )
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.states import RunState
+from tests.operators.task_context import TaskInstance
 
 CATALOGUE = {
     "batches": {
@@ -29,19 +28,6 @@ CATALOGUE = {
         "SLOW": {"tasks": [{"code": "LONG", "seconds": 25}]},
     }
 }
-
-
-class TaskInstance:
-    """The try counters of ``context["ti"]``."""
-
-    stats_tags: dict[str, str] = {}
-
-    def __init__(self, try_number: int, max_tries: int) -> None:
-        self.try_number = try_number
-        self.max_tries = max_tries
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        """Published run ids are not read here."""
 
 
 @pytest.fixture

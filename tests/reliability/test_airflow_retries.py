@@ -13,8 +13,6 @@ reconnects to the stored run; older Airflow cannot reconnect, so the task fails 
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from airflow_provider_ofs._compat import HAS_TASK_STATE_STORE, airflow_version
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.states import RunState
+from tests.airflow_cli import latest_run_rows
 from tests.dags.retry_dags import DAG_ID, SCENARIOS
 
 pytestmark = [pytest.mark.airflow_e2e, pytest.mark.compat, pytest.mark.timeout(600)]
@@ -84,12 +83,7 @@ ACTED: dict[str, tuple[int, int, int]] = {
 
 def final_tasks(home: Any) -> dict[str, tuple[str, int]]:
     """Each task's state and try number in the latest run of the DAG, from the Airflow database."""
-    with closing(sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True)) as db:
-        rows = db.execute(
-            "SELECT task_id, state, try_number FROM task_instance WHERE dag_id = ? AND run_id = "
-            "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
-            (DAG_ID, DAG_ID),
-        ).fetchall()
+    rows = latest_run_rows(home, DAG_ID, "task_id, state, try_number")
     return {task_id: (state, try_number) for task_id, state, try_number in rows}
 
 

@@ -12,8 +12,6 @@ This is the one real-Airflow DAG run that the version matrix repeats on Airflow 
 from __future__ import annotations
 
 import base64
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from airflow_provider_ofs.simulator import Simulator
 from airflow_provider_ofs.simulator.credentials import SimulatorCredentials
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.simulator.tokens import IssuedTokens
+from tests.airflow_cli import latest_run_rows
 from tests.reliability.catalogues import DAGS_CATALOGUE
 
 DAG_ID = "rel_secrets"
@@ -60,13 +59,7 @@ def record_issued_tokens(simulator: Simulator) -> list[IssuedTokens]:
 
 def task_states(home: Path) -> dict[str, str]:
     """States of the latest ``rel_secrets`` run's tasks, from the Airflow database."""
-    with closing(sqlite3.connect(f"file:{home / 'airflow.db'}?mode=ro", uri=True)) as db:
-        rows = db.execute(
-            "SELECT task_id, state FROM task_instance WHERE dag_id = ? AND run_id = "
-            "(SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1)",
-            (DAG_ID, DAG_ID),
-        ).fetchall()
-    return dict(rows)
+    return dict(latest_run_rows(home, DAG_ID, "task_id, state"))
 
 
 @pytest.mark.airflow_e2e

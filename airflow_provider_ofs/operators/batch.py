@@ -222,7 +222,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         return new_run_id
 
     def _restarted(self, run_id: str, context: Context) -> None:
-        """Hook for subclasses that keep the watched run id elsewhere (the durable trigger operator)."""
+        """Hook for subclasses that keep the watched run id elsewhere (the durable action operators)."""
 
     def _publish(self, run_id: str, context: Context) -> None:
         """Make the run known before waiting: XCom ``batch_run_id``, and ``batch_run_url`` for the extra link."""

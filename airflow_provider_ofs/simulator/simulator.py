@@ -207,6 +207,8 @@ class Simulator:
             "workspace_id": creds.workspace_id,
             "remote_user": creds.remote_user,
             "dynamic_params_format": self.catalogue.params_format,  # what this edition takes
+            # the simulator's stand-in for the OFS Batch Monitor: a run's JSON picture on the admin endpoint
+            "monitor_url": self.admin_url + "/runs/{run_id}",
             # below slow_seconds, so that the "slow" fault is a client timeout
             "timeout": max(1.0, round(self.slow_seconds / 2, 1)),
         }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import pytest
 
 from airflow_provider_ofs.arguments import encode_dynamic_params
@@ -292,3 +295,13 @@ def test_invalid_arguments_are_refused_before_anything_is_sent(sim, connect):
         hook.trigger("QUICK", batch_type="rest")
 
     assert sim.journal.count("trigger") == 0
+
+
+def test_the_simulators_connection_links_each_run_to_its_own_picture_of_it(sim, connect):
+    hook = connect(sim)
+    run_id = hook.trigger("QUICK")
+
+    with urllib.request.urlopen(hook.monitor_url(run_id, "QUICK"), timeout=10) as page:
+        shown = json.load(page)
+
+    assert shown["batchRunId"] == run_id

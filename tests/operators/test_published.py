@@ -119,7 +119,7 @@ def published(request, airflow_cli):
     from airflow_provider_ofs.simulator.simulator import Simulator
 
     with Simulator(CATALOGUE, speed=20) as simulator, StatsdListener() as statsd:
-        extras = {"monitor_url": MONITOR_URL} if request.param == "with_monitor_url" else {}
+        extras = {"monitor_url": MONITOR_URL if request.param == "with_monitor_url" else ""}
         env = {CONN_ENV_VAR: simulator.connection_json(retry_wait=0.05, **extras), **statsd.airflow_env}
         if airflow_version() == (3, 0):  # its dags test reads the DAG from the database only
             assert airflow_cli.run("dags", "reserialize").returncode == 0

@@ -48,8 +48,8 @@ def record_issued_tokens(simulator: Simulator) -> list[IssuedTokens]:
     store = simulator.state.tokens
     issue = store.issue
 
-    def issue_and_record() -> IssuedTokens:
-        tokens = issue()
+    def issue_and_record(scope: frozenset[str]) -> IssuedTokens:
+        tokens = issue(scope)
         issued.append(tokens)
         return tokens
 

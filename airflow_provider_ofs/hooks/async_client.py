@@ -240,6 +240,21 @@ class AsyncESIClient:
     async def _token_answer(self, request: HttpRequest) -> Token:
         return parse_token_answer(await self._send(request), self.settings)
 
+    @staticmethod
+    async def _body(request: HttpRequest, answer: aiohttp.ClientResponse) -> bytes:
+        """The answer's body, at most ``MAX_ANSWER_BYTES``: read at once when its length was announced.
+
+        ``check_head`` refused an announced length above the limit, and aiohttp reads no further than it. An
+        answer without one (chunked, or until the connection closes), or compressed (its decoded size is not
+        the announced one), is collected piece by piece and refused once it passes the limit.
+        """
+        if answer.content_length is not None and "Content-Encoding" not in answer.headers:
+            return await answer.read()
+        body = AnswerBody(request)
+        while chunk := await answer.content.read(_READ_SIZE):
+            body.add(chunk)
+        return body.read()
+
     async def _send(self, request: HttpRequest) -> HttpResponse:
         """One POST, bounded by ``timeout`` and ``MAX_ANSWER_BYTES``; redirects refused (``check_head``)."""
         try:
@@ -260,12 +275,9 @@ class AsyncESIClient:
                     answer.headers.get("Location"),
                     answer.headers.get("Content-Length"),
                 )
-                body = AnswerBody(request)
-                while chunk := await answer.content.read(_READ_SIZE):
-                    body.add(chunk)
                 return HttpResponse(
                     status=answer.status,
-                    body=body.read(),
+                    body=await self._body(request, answer),
                     content_type=answer.headers.get("Content-Type", ""),
                     retry_after=answer.headers.get("Retry-After"),
                 )

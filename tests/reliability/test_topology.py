@@ -3,7 +3,9 @@
 ``Topology`` (tests/reliability/topology.py) starts every server and Airflow process on 127.0.0.1. The
 DAG ``topo_mapped_batches`` (tests/dags/topology_dags.py) maps a deferrable trigger operator over 42
 batches and runs a batch group and a sensor beside it. While runs are deferred, the test SIGKILLs the
-triggerer that holds the most triggers, then a Celery worker that is running a task. Then:
+triggerer that holds the most triggers, then a Celery worker that is resuming a mapped task whose OFS run
+ended (should that task have left the worker just before the kill, a new worker replaces the dead one
+and the next such task is the target, at most three kills). Then:
 
 - every task ends as the catalogue says (40 batches and the group and the sensor succeed, 2 batches fail);
 - every OFS run was triggered exactly once (the simulator's journal), killed worker or not;
@@ -46,6 +48,8 @@ MAX_WAIT_AFTER_RUN_END = 120.0
 TRIGGERS_ON_KILLED_TRIGGERER = 8
 #: Seconds since a task process started within which it is still starting (imports take longer on 2 cores).
 YOUNG_TASK_PROCESS = 2.0
+#: How many workers the test may kill to catch a task mid-try (a new worker replaces each that caught none).
+WORKER_KILLS_AT_MOST = 3
 FINISHED = ("success", "failed")
 CREDENTIALS = SimulatorCredentials(
     client_id="topo-client-91fe",
@@ -174,17 +178,18 @@ def test_mapped_batches_survive_a_killed_triggerer_and_worker_with_one_ofs_run_e
         cluster.kill(victim_triggerer)
         triggerer_killed_at = time.time()
 
-        # 2. SIGKILL a Celery worker while it runs a mapped task whose OFS run exists already, in a task
-        #    process started a moment ago (so still starting: a resume after the run ended). Its retry must
-        #    reconnect to that run, not trigger anew.
+        # 2. SIGKILL a Celery worker while it runs a mapped task whose OFS run has ended, in a task process
+        #    started a moment ago: the task is resuming after its deferred wait. Its retry must reconnect to
+        #    that run through the task-state store, not trigger anew. (Not the first try's instant between
+        #    OFS's answer to the trigger call and the store's write: see docs/production.md, "Known limit".)
+        def run_ended(batch: str) -> bool:
+            return any(v.name == batch and v.finished_at for v in simulator.runs.values())
+
         def worker_to_kill() -> tuple[int, list[str]] | None:
             running = {
                 pid: task_label(t, m)
                 for t, m, state, _, _, pid in task_rows()
-                if state == "running"
-                and pid
-                and t == "run_batch"
-                and simulator.journal.runs_created(dags.MAPPED_BATCHES[m])
+                if state == "running" and pid and t == "run_batch" and run_ended(dags.MAPPED_BATCHES[m])
             }
             for number, worker in enumerate(topology.workers):
                 young = {p.pid for p in worker.tree() if process_age(p) < YOUNG_TASK_PROCESS}
@@ -192,16 +197,24 @@ def test_mapped_batches_survive_a_killed_triggerer_and_worker_with_one_ofs_run_e
                     return number, hit
             return None
 
-        worker_number, on_killed_worker = cluster.wait_for(
-            "a worker to start a task whose OFS run exists", worker_to_kill, timeout=420
-        )
-        cluster.kill(topology.workers[worker_number])
-        worker_killed_at = time.time()
-        time.sleep(2)  # a state update the task sent just before the kill lands now; none can come after
-        # Tasks the kill caught mid-try: still "running" with their process gone; the scheduler fails that try.
-        interrupted = [task_label(t, m) for t, m, state, *_ in task_rows() if state == "running"]
-        interrupted = [label for label in interrupted if label in on_killed_worker]
-        assert interrupted, f"the worker's tasks {on_killed_worker} ended their try before the kill"
+        # A task can finish its few seconds on the worker between the look and the kill; then a new worker
+        # replaces the dead one (as a supervisor would restart it) and the next such task is the target.
+        interrupted: list[str] = []
+        worker_kills: list[str] = []
+        while not interrupted and len(worker_kills) < WORKER_KILLS_AT_MOST:
+            worker_number, on_killed_worker = cluster.wait_for(
+                "a worker to resume a task whose OFS run ended", worker_to_kill, timeout=420
+            )
+            victim_worker = topology.workers[worker_number]
+            cluster.kill(victim_worker)
+            worker_kills.append(victim_worker.log_path.stem)
+            time.sleep(2)  # a state update the task sent just before the kill lands now; none can come after
+            # Tasks the kill caught mid-try: still "running" with their process gone; the scheduler fails the try.
+            interrupted = [task_label(t, m) for t, m, state, *_ in task_rows() if state == "running"]
+            interrupted = [label for label in interrupted if label in on_killed_worker]
+            if not interrupted:
+                topology.replace_worker(worker_number)
+        assert interrupted, f"{len(worker_kills)} worker kills, and each task had left its worker before the kill"
 
         def all_finished() -> list[tuple[Any, ...]] | None:
             rows = task_rows()
@@ -273,8 +286,8 @@ def test_mapped_batches_survive_a_killed_triggerer_and_worker_with_one_ofs_run_e
     lines = [
         f"topology: 2 triggerers, 2 Celery workers, {len(expected)} tasks, {len(simulator.runs)} OFS runs "
         f"({len(waiters)} watched), {finished - started:.0f} s from unpause to the last task's end",
-        f"killed: triggerer job {victim_job} holding {len(on_killed_triggerer)} triggers; worker-{worker_number + 1} "
-        f"running {interrupted} (retried: tries {[tries_of[label] for label in interrupted]}); "
+        f"killed: triggerer job {victim_job} holding {len(on_killed_triggerer)} triggers; {', '.join(worker_kills)} "
+        f"(the last was running {interrupted}, whose tries are now {[tries_of[label] for label in interrupted]}); "
         f"{len(moved)} runs moved to the surviving triggerer",
         f"task end after run end (s): median {statistics.median(waits.values()):.1f}, "
         f"p90 {statistics.quantiles(waits.values(), n=10)[-1]:.1f}, max {max(waits.values()):.1f}; "
@@ -307,4 +320,3 @@ def test_mapped_batches_survive_a_killed_triggerer_and_worker_with_one_ofs_run_e
     (tmp_path / "topology-summary.txt").write_text(summary + "\n")
     if out := os.environ.get("OFS_TOPOLOGY_SUMMARY"):
         Path(out).write_text(summary + "\n")
-    assert worker_killed_at > triggerer_killed_at

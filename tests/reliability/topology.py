@@ -333,6 +333,7 @@ class Topology:
         self._stack = ExitStack()
         self.triggerers: list[Component] = []
         self.workers: list[Component] = []
+        self.workers_started = 0
         #: job ids of the triggerers, in the order of ``triggerers``
         self.triggerer_job_ids: list[int] = []
 
@@ -384,14 +385,27 @@ class Topology:
                 180,
             )
             self.triggerer_job_ids.append(max(set(ids) - set(self.triggerer_job_ids)))
-        for number in range(1, self.worker_count + 1):
-            self.workers.append(self.cluster.start("celery-worker", "--celery-hostname", f"worker-{number}@%h"))
+        for _ in range(self.worker_count):
+            self.workers.append(self._start_worker())
         for worker in self.workers:
-            self.cluster.wait_for(
-                f"{worker.log_path.name} to be ready",
-                lambda w=worker: " ready." in w.log_path.read_text(errors="replace"),
-                180,
-            )
+            self.wait_until_ready(worker)
+
+    def _start_worker(self) -> Component:
+        self.workers_started += 1
+        return self.cluster.start("celery-worker", "--celery-hostname", f"worker-{self.workers_started}@%h")
+
+    def wait_until_ready(self, worker: Component) -> None:
+        self.cluster.wait_for(
+            f"{worker.log_path.name} to be ready",
+            lambda: " ready." in worker.log_path.read_text(errors="replace"),
+            180,
+        )
+
+    def replace_worker(self, number: int) -> Component:
+        """Start a new worker (``worker-N``) in place of ``workers[number]``, which died; wait until it is ready."""
+        self.workers[number] = worker = self._start_worker()
+        self.wait_until_ready(worker)
+        return worker
 
     def running_triggerer_jobs(self) -> list[int]:
         rows = self.cluster.query(

@@ -43,7 +43,7 @@ test-matrix:
 # Airflow's distributed engine (tests/reliability/test_topology.py): PostgreSQL, Redis, two Celery workers
 # and two triggerers on 127.0.0.1. Its own venv with the `topology` extra (Celery provider, psycopg2), so
 # `make test`'s stays as it is; Debian's postgresql and redis-server installed with apt-get when missing
-# (as root). About 5 minutes on 2 cores; the measured figures go to $(TOPOLOGY_SUMMARY).
+# (as root). About 4 minutes on 2 cores; the measured figures go to $(TOPOLOGY_SUMMARY).
 TOPOLOGY_VENV ?= .venv-topology
 TOPOLOGY_SUMMARY ?= topology-summary.txt
 test-topology:

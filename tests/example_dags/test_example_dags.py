@@ -21,9 +21,12 @@ EXAMPLE_DAG_IDS = {
     "ofs_eod_group_to_reporting",
     "ofs_fire_then_watch",
     "ofs_manual_recovery",
+    "ofs_mapped_batches",
     "ofs_reg_capital_auto_restart",
 }
 MIS_DATE = "2026-03-31"
+#: What ``ofs_mapped_batches`` maps over (batches of the demo catalogue).
+MAPPED_BATCHES = ["OFS_DAILY_DATA_LOAD", "OFS_FTP_PROCESS", "OFS_REG_CAPITAL_CALC"]
 SPEED = 20.0  # the demo catalogue's batches take a few seconds; a twentieth of that here
 
 
@@ -213,3 +216,24 @@ def test_manual_recovery_restarts_the_failed_run_named_in_its_params(
     assert (states["rerun_run"], states["interrupt_run"]) == ("skipped", "skipped")
     run = simulator.get_run(failed_run)
     assert (run.state, run.attempt) == (RunCode.SUCCESSFUL, 2)
+
+
+@pytest.mark.airflow_e2e
+def test_mapped_batches_run_one_ofs_run_per_batch_and_the_summary_lists_them_in_order(
+    example_airflow: AirflowCLI, ofs_simulator_factory: Callable[..., Simulator]
+) -> None:
+    simulator = ofs_simulator_factory(speed=SPEED)
+
+    result, dag_run = dags_test(example_airflow, simulator, "ofs_mapped_batches", logical_date=MIS_DATE)
+
+    assert dag_run.state == "success", result.output[-3000:]
+    assert sorted(task.task_id for task in dag_run.tasks) == ["run_batch"] * len(MAPPED_BATCHES) + ["summarise"]
+    assert set(task_states(dag_run).values()) == {"success"}
+    runs = {}
+    for batch in MAPPED_BATCHES:
+        [run] = runs_of(simulator, batch)
+        assert (run.state, run.mis_date) == (RunCode.SUCCESSFUL, MIS_DATE)
+        assert simulator.journal.runs_created(batch) == 1
+        runs[batch] = run.run_id
+    assert simulator.journal.count("restart", "OFS_REG_CAPITAL_CALC") == 1, "max_restarts restarted the failed run"
+    assert f"OFS runs of tonight's batches: {runs}" in result.output

@@ -3,7 +3,8 @@
 Everything binds to 127.0.0.1 on free ports, lives in one temporary AIRFLOW_HOME (SQLite; the
 LocalExecutor on 3.x, the SequentialExecutor on 2.11, as ``airflow standalone`` runs each) and is
 stopped on exit, failures included: each component is started in its own session, and stopping it
-ends every process of its tree by pid.
+ends every process of its tree by pid. The distributed topology (``tests/reliability/topology.py``)
+starts the same cluster on PostgreSQL with Celery workers, through ``sql_alchemy_conn``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ COMPONENTS: dict[str, list[str]] = {
     "scheduler": ["scheduler", "--skip-serve-logs"],
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer", "--skip-serve-logs"],
+    "celery-worker": ["celery", "worker", "--skip-serve-logs"],
 }
 IS_AIRFLOW_2 = airflow_version() < (3, 0)
 
@@ -57,7 +59,8 @@ class Component:
     process: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
-    known_pids: set[int] = field(default_factory=set)
+    #: every process of the tree seen so far; psutil's objects tell a reused pid from the process itself
+    known: dict[int, psutil.Process] = field(default_factory=dict)
     stopped: bool = False
 
     def tree(self) -> list[psutil.Process]:
@@ -66,16 +69,17 @@ class Component:
         with suppress(psutil.NoSuchProcess):
             root = psutil.Process(self.process.pid)
             processes = [root, *root.children(recursive=True)]
-        self.known_pids.update(p.pid for p in processes)
+        self.known.update((p.pid, p) for p in processes)
         return processes
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, grace: float = 15.0) -> None:
         """Send ``sig`` to every process of the tree; SIGKILL what is still alive after ``grace`` seconds."""
         self.stopped = True
         processes = self.tree()
-        for pid in self.known_pids - {p.pid for p in processes}:
-            with suppress(psutil.NoSuchProcess):
-                processes.append(psutil.Process(pid))
+        in_tree = {p.pid for p in processes}
+        # Descendants that left the tree (re-parented) but still run; a pid now reused by another process
+        # (pid_max is small on some machines) is not ours, and psutil's is_running() tells them apart.
+        processes += [p for pid, p in self.known.items() if pid not in in_tree and p.is_running()]
         for process in processes:
             with suppress(psutil.NoSuchProcess):
                 process.send_signal(sig)
@@ -97,16 +101,38 @@ class AirflowCluster:
     """Airflow components sharing one home; ``with AirflowCluster(...) as cluster`` stops them all on exit.
 
     :param home: an empty directory for AIRFLOW_HOME (the SQLite database is copied into it).
-    :param database: a migrated ``airflow.db`` to start from (saves a migration).
+    :param database: a migrated ``airflow.db`` to start from (saves a migration); ``None`` with
+        ``sql_alchemy_conn``.
     :param dags_folder: the DAGs folder of every component.
     :param env: more environment variables (e.g. the ``AIRFLOW_CONN_...`` of the simulator).
+    :param sql_alchemy_conn: another metadata database (PostgreSQL), migrated by the caller; ``query``
+        then reads it through ``connect``.
+    :param connect: opens a DB-API connection to that database (for ``query``).
     """
 
-    def __init__(self, home: Path, database: Path, dags_folder: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        home: Path,
+        database: Path | None,
+        dags_folder: Path,
+        env: Mapping[str, str],
+        *,
+        sql_alchemy_conn: str | None = None,
+        connect: Callable[[], Any] | None = None,
+    ) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.db_path = home / "airflow.db"
-        self.db_path.write_bytes(database.read_bytes())
+        self._connect = connect
+        #: errors a probe may meet while the database is busy or not migrated yet
+        self.transient_errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+        #: logs of servers the cluster depends on (PostgreSQL, Redis), by name, for ``report``
+        self.server_logs: dict[str, Path] = {}
+        if sql_alchemy_conn is None:
+            if database is None:
+                raise ValueError("a SQLite cluster starts from a migrated database")
+            self.db_path.write_bytes(database.read_bytes())
+            sql_alchemy_conn = f"sqlite:///{self.db_path}"
         (home / "airflow.cfg").write_text("[core]\n")  # every setting below comes from the environment
         self.api_port = free_port()
         self.components: list[Component] = []
@@ -116,7 +142,7 @@ class AirflowCluster:
             "AIRFLOW_HOME": str(home),
             # Airflow 2's executors start `airflow tasks run` by name: this interpreter's `airflow` first.
             "PATH": os.pathsep.join((str(Path(AIRFLOW).parent), base.get("PATH", ""))),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_alchemy_conn,
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
@@ -147,12 +173,12 @@ class AirflowCluster:
             **env,
         }
 
-    def start(self, name: str) -> Component:
-        """Start one component (``COMPONENTS``); several of a kind get numbered log files."""
+    def start(self, name: str, *extra_args: str) -> Component:
+        """Start one component (``COMPONENTS``, then ``extra_args``); several of a kind get numbered log files."""
         number = sum(1 for c in self.components if c.name == name) + 1
         log_path = self.home / f"{name}-{number}.out"
         log_file = log_path.open("wb")
-        args = [*COMPONENTS[name], *(["--port", str(self.api_port)] if name == "api-server" else [])]
+        args = [*COMPONENTS[name], *(["--port", str(self.api_port)] if name == "api-server" else []), *extra_args]
         process = subprocess.Popen(
             [AIRFLOW, *args], env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -188,7 +214,13 @@ class AirflowCluster:
         component.stop(signal.SIGKILL, grace=5)
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        """Read the Airflow database (read-only)."""
+        """Read the Airflow database (read-only on SQLite); ``?`` placeholders on SQLite, ``%s`` otherwise."""
+        if self._connect is not None:
+            with closing(self._connect()) as db, closing(db.cursor()) as cursor:
+                cursor.execute(sql, params)
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+                db.rollback()
+                return rows
         with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)) as db:
             return db.execute(sql, params).fetchall()
 
@@ -200,7 +232,7 @@ class AirflowCluster:
                 component.tree()  # remember descendants while they live, so that the stop finds them all
                 if not component.stopped and component.process.poll() is not None:
                     raise AssertionError(f"{component.name} exited while waiting for {what}\n{self.report()}")
-            with suppress(sqlite3.OperationalError):  # locked, or a table not migrated yet
+            with suppress(*self.transient_errors):  # locked, or a table not migrated yet
                 value = probe()
                 if value:
                     return value
@@ -209,8 +241,13 @@ class AirflowCluster:
             time.sleep(0.5)
 
     def report(self) -> str:
-        """The last lines of every component's output, for failure messages."""
-        return "\n".join(f"----- {c.name} ({c.log_path.name})\n{c.tail()}" for c in self.components)
+        """The last lines of every component's (and server's) output, for failure messages."""
+        servers = [
+            f"----- {name} ({path})\n" + "\n".join(path.read_text(errors="replace").splitlines()[-20:])
+            for name, path in self.server_logs.items()
+            if path.exists()
+        ]
+        return "\n".join([*(f"----- {c.name} ({c.log_path.name})\n{c.tail()}" for c in self.components), *servers])
 
     def __enter__(self) -> AirflowCluster:
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,6 +27,7 @@ from airflow_provider_ofs.arguments import (
 from airflow_provider_ofs.exceptions import (
     OFSNotOngoingError,
     OFSObjectNotFoundError,
+    OFSOutcomeUnknownError,
     OFSRunTimeoutError,
     OFSSchedulerError,
 )
@@ -280,6 +281,22 @@ class OFSBatchRunWaitingOperator(BaseOperator):
             self._interrupt(self.watched_run_id)
 
 
+#: What the task-state store holds while a trigger, restart or rerun call is out (followed by the epoch time).
+ACTING_MARKER = "ofs-call-sent-at:"
+
+
+def lost_call_error(batch_name: str, sent_at: float) -> OFSOutcomeUnknownError:
+    """A previous try was lost while its call was out: the call may have started a run nobody recorded."""
+    sent = datetime.fromtimestamp(sent_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return OFSOutcomeUnknownError(
+        f"A previous try of this task was lost while its call for {batch_name} was out (sent at {sent} UTC), "
+        f"before OFS's answer was recorded, so the call may have been processed. The task is not retried: a new "
+        f"try could start a second run. Look in the OFS Batch Monitor for a run of {batch_name} started from "
+        f"{sent} UTC on. If none started, clear this task to act again; if one did, watch it by its run id with "
+        f"OFSBatchRunSensor."
+    )
+
+
 class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator):  # type: ignore[misc]
     """Base of the operators whose call starts or changes a run (trigger, restart, rerun): act once, then watch.
 
@@ -334,12 +351,42 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
     # ------------------------------------------------------------------- ResumableJobMixin contract
 
     def submit_job(self, context: Context) -> str:
-        """Act: trigger, restart or rerun (see ``act``)."""
-        return self.act(context)
+        """Act: trigger, restart or rerun (see ``act``), with an intent marker in the store while the call is out.
+
+        The mixin records the run id only once the call returned; a worker lost in between would leave a retry
+        with nothing to reconnect to. So the store holds ``ACTING_MARKER`` + the time while the call is out, and
+        a retry that finds it fails with ``OFSOutcomeUnknownError`` instead of acting again. A call that
+        certainly did nothing (it raised anything but ``OFSOutcomeUnknownError``) puts the previous value back.
+        """
+        store = context.get("task_state_store") if self.durable else None
+        if store is None:
+            return self.act(context)
+        previous = store.get(self.external_id_key)
+        store.set(self.external_id_key, f"{ACTING_MARKER}{time.time():.3f}")
+        try:
+            return self.act(context)
+        except OFSOutcomeUnknownError:
+            raise
+        except BaseException:
+            if previous is None:
+                store.delete(self.external_id_key)
+            else:
+                store.set(self.external_id_key, previous)
+            raise
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        """The stored run's state name; ``NOT_FOUND`` when OFS no longer knows it, ``CLEARED`` after a clear."""
+        """The stored run's state name; ``NOT_FOUND`` when OFS no longer knows it, ``CLEARED`` after a clear.
+
+        An intent marker left by a try that was lost while its call was out (``submit_job``) fails a retry
+        with ``OFSOutcomeUnknownError``; after a clear, a person asked for a new run, and it acts anew.
+        """
         run_id = str(external_id)
+        if run_id.startswith(ACTING_MARKER):
+            sent_at = float(run_id.removeprefix(ACTING_MARKER))
+            if self._retrying:
+                raise lost_call_error(self.batch_name, sent_at)
+            self.log.warning("The task was cleared after a try was lost while its call to OFS was out; acting anew")
+            return "CLEARED"
         try:
             state = self.hook.get_status(run_id).state
         except OFSObjectNotFoundError:

@@ -16,7 +16,11 @@ class TaskStateStore:
         return self.values.get(key, default)
 
     def set(self, key: str, value: Any, **_: Any) -> None:
+        assert value is not None, "Airflow's store refuses None"
         self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
 
 
 class TaskInstance:

@@ -9,11 +9,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_ofs._compat import HAS_TASK_STATE_STORE
-from airflow_provider_ofs.exceptions import OFSRunFailedError, OFSRunTimeoutError
+from airflow_provider_ofs.exceptions import (
+    OFSObjectNotFoundError,
+    OFSOutcomeUnknownError,
+    OFSRunFailedError,
+    OFSRunTimeoutError,
+)
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
-from airflow_provider_ofs.operators.batch import OFSRerunBatchOperator, OFSRestartBatchOperator, OFSTriggerBatchOperator
+from airflow_provider_ofs.operators.batch import (
+    ACTING_MARKER,
+    OFSRerunBatchOperator,
+    OFSRestartBatchOperator,
+    OFSTriggerBatchOperator,
+)
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.states import RunState
 from tests.operators.task_context import CLEARED, RETRY, TaskInstance, TaskStateStore
@@ -188,3 +199,50 @@ def test_rerun_keeps_the_run_it_produced_and_a_retry_watches_it_instead_of_rerun
     assert store.values[OFSRerunBatchOperator.external_id_key] == cleared
     assert again == first
     assert sim.journal.count("rerun") == 2, "the retry watched; the clear reran"
+
+
+def test_the_store_holds_an_intent_marker_while_the_trigger_call_is_out(sim):
+    seen: list[Any] = []
+    store = TaskStateStore()
+    op = operator("QUICK", retries=2)
+    real_trigger = op.hook.trigger
+
+    def trigger_while_looking_at_the_store(*args: Any, **kwargs: Any) -> str:
+        seen.append(store.values.get(KEY))
+        return real_trigger(*args, **kwargs)
+
+    op.hook.trigger = trigger_while_looking_at_the_store  # type: ignore[method-assign]
+    run_id = op.execute({"task_state_store": store, "ti": TaskInstance(1, 2)})
+
+    assert len(seen) == 1
+    assert str(seen[0]).startswith(ACTING_MARKER)
+    assert store.values == {KEY: run_id}
+
+
+def test_a_retry_after_a_try_lost_while_its_trigger_was_out_fails_at_once_and_triggers_nothing(sim):
+    store = TaskStateStore(**{KEY: f"{ACTING_MARKER}1790000000.000"})  # what a killed worker leaves
+
+    with pytest.raises(OFSOutcomeUnknownError, match="sent at 2026-09-21 14:13:20 UTC") as raised:
+        operator("QUICK", retries=2).execute({"task_state_store": store, "ti": RETRY})
+
+    assert isinstance(raised.value, AirflowFailException)
+    assert "Look in the OFS Batch Monitor for a run of QUICK" in str(raised.value)
+    assert sim.journal.count("trigger") == 0
+
+
+def test_a_clear_after_a_try_lost_while_its_trigger_was_out_triggers_anew(sim):
+    store = TaskStateStore(**{KEY: f"{ACTING_MARKER}1790000000.000"})
+
+    run_id = operator("QUICK", retries=2).execute({"task_state_store": store, "ti": CLEARED})
+
+    assert store.values == {KEY: run_id}
+    assert sim.journal.runs_created() == 1
+
+
+def test_a_call_that_certainly_did_nothing_leaves_no_marker_behind(sim):
+    store = TaskStateStore()
+
+    with pytest.raises(OFSObjectNotFoundError):
+        operator("NO_SUCH_BATCH", retries=2).execute({"task_state_store": store, "ti": TaskInstance(1, 2)})
+
+    assert store.values == {}

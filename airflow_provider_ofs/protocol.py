@@ -892,16 +892,29 @@ def final_error(
         )
     if request.verb == Verb.STATUS.value or error.kind.request_was_not_processed:
         return error
-    ways_on = _WAYS_ON.get(request.verb, "Check the OFS Batch Monitor before trying again.")
+    happened = f"ESI {request.verb} of {subject} at {request.url}: {error.kind.value} ({error})"
+    return outcome_unknown(request.verb, subject, happened, window)
+
+
+def outcome_unknown(
+    verb: str, subject: str, happened: str, window: tuple[float, float] | None
+) -> OFSOutcomeUnknownError:
+    """The error for a trigger, restart, rerun or interrupt that may have been processed: what happened, and
+    where and when to look in the OFS Batch Monitor (``window``, epoch seconds) before acting again."""
+    ways_on = _WAYS_ON.get(verb, "Check the OFS Batch Monitor before trying again.")
+    where_to_look = ways_on.format(subject=subject, window=_describe_window(window))
     return OFSOutcomeUnknownError(
-        f"ESI {request.verb} of {subject} at {request.url}: {error.kind.value} ({error}). The request may have "
-        f"been processed, so it was not repeated, and the task is not retried by Airflow either: a new try could "
-        f"act twice. {ways_on.format(subject=subject, window=_describe_window(window))}"
+        f"{happened}. The request may have been processed, so it was not repeated, and the task is not retried "
+        f"by Airflow either: a new try could act twice. {where_to_look}"
     )
+
+
+def utc_text(moment: float) -> str:
+    """An epoch time as the Batch Monitor shows it, in UTC: ``2026-03-31 23:05:00``."""
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _describe_window(window: tuple[float, float] | None) -> str:
     if window is None:
         return "around now"
-    first, last = (datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") for moment in window)
-    return f"between {first} and {last} UTC"
+    return f"between {utc_text(window[0])} and {utc_text(window[1])} UTC"

@@ -15,6 +15,8 @@ from urllib.parse import urljoin, urlsplit
 from airflow_provider_ofs.exceptions import FailureKind, OFSConnectionConfigError, OFSTransportError
 from airflow_provider_ofs.protocol import MAX_ANSWER_BYTES, ConnectionSettings, HttpRequest, proxy_for
 
+#: Bytes asked for per read while an answer's body is collected piece by piece (``AnswerBody``).
+READ_SIZE = 64 * 1024
 #: Logged when IAM refuses a refresh token and the password grant is tried instead.
 REFRESH_REFUSED = "IAM refused the refresh token of %r; using the password grant"
 #: Logged once per hook or async client for each plain-http URL of a connection (``warn_if_insecure``).

@@ -42,6 +42,7 @@ from airflow_provider_ofs.shared_calls import SharedCalls
 from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
 from airflow_provider_ofs.transport import (
+    READ_SIZE,
     REFRESH_REFUSED,
     AnswerBody,
     ca_bundle_version,
@@ -60,8 +61,6 @@ SETTINGS_TTL = 60.0
 #: at most this many concurrent calls from one triggerer. At half a second per call, 16 connections
 #: carry 32 polls a second, that is about a thousand runs polled every 30 seconds.
 CONNECTIONS_PER_HOST = 16
-#: Bytes asked for per read of an answer's body.
-_READ_SIZE = 64 * 1024
 
 T = TypeVar("T")
 
@@ -251,7 +250,7 @@ class AsyncESIClient:
         if answer.content_length is not None and "Content-Encoding" not in answer.headers:
             return await answer.read()
         body = AnswerBody(request)
-        while chunk := await answer.content.read(_READ_SIZE):
+        while chunk := await answer.content.read(READ_SIZE):
             body.add(chunk)
         return body.read()
 

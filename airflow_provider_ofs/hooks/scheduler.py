@@ -40,6 +40,7 @@ from airflow_provider_ofs.retrying import retried
 from airflow_provider_ofs.states import RunStatus
 from airflow_provider_ofs.tokens import TOKEN_CACHE
 from airflow_provider_ofs.transport import (
+    READ_SIZE,
     REFRESH_REFUSED,
     AnswerBody,
     check_head,
@@ -357,13 +358,10 @@ def _read_body(request: HttpRequest, raw: Any, deadline: float) -> bytes:
             raise transport_error(request, FailureKind.TIMEOUT)
         if sock is not None:
             sock.settimeout(remaining)
-        chunk = read(_READ_SIZE, decode_content=True)
+        chunk = read(READ_SIZE, decode_content=True)
         if not chunk:
             return body.read()
         body.add(chunk)
-
-
-_READ_SIZE = 64 * 1024
 
 
 def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKind:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -285,18 +285,6 @@ class OFSBatchRunWaitingOperator(BaseOperator):
 ACTING_MARKER = "ofs-call-sent-at:"
 
 
-def lost_call_error(batch_name: str, sent_at: float) -> OFSOutcomeUnknownError:
-    """A previous try was lost while its call was out: the call may have started a run nobody recorded."""
-    sent = datetime.fromtimestamp(sent_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    return OFSOutcomeUnknownError(
-        f"A previous try of this task was lost while its call for {batch_name} was out (sent at {sent} UTC), "
-        f"before OFS's answer was recorded, so the call may have been processed. The task is not retried: a new "
-        f"try could start a second run. Look in the OFS Batch Monitor for a run of {batch_name} started from "
-        f"{sent} UTC on. If none started, clear this task to act again; if one did, watch it by its run id with "
-        f"OFSBatchRunSensor."
-    )
-
-
 class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator):  # type: ignore[misc]
     """Base of the operators whose call starts or changes a run (trigger, restart, rerun): act once, then watch.
 
@@ -314,6 +302,9 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
     :param durable: keep the run id in the task-state store so a retry reconnects (Airflow 3.3+; default
         on there). Ignored, and said once, on older Airflow.
     """
+
+    #: The ESI verb ``act`` calls (``trigger``, ``restart`` or ``rerun``), as errors name it.
+    verb: str
 
     def __init__(self, *, durable: bool | None = None, **kwargs: Any) -> None:
         if durable is not None:  # named here so default_args reach it; the mixin owns it
@@ -334,6 +325,20 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
     def act(self, context: Context) -> str:
         """The call that starts or changes a run; returns the run id to watch."""
         raise NotImplementedError
+
+    def _lost_call_error(self, sent_at: float) -> Exception:
+        """A previous try was lost while its call was out: the call may have acted, and nobody recorded it."""
+        from airflow_provider_ofs.protocol import outcome_unknown, utc_text  # where a task runs, not at parse time
+
+        happened = (
+            f"A previous try of this task was lost while its {self.verb} call was out (sent at {utc_text(sent_at)} "
+            f"UTC), before OFS's answer was recorded"
+        )
+        return outcome_unknown(self.verb, self._call_subject(), happened, (sent_at, time.time()))
+
+    def _call_subject(self) -> str:
+        """What the call acts on, as its error messages name it."""
+        return self.batch_name
 
     def _left_by_previous_try(self, run_id: str, context: Context, settled: frozenset[RunState]) -> bool:
         """On a retry that cannot reconnect (older Airflow): whether ``run_id`` shows a previous try acted already.
@@ -384,7 +389,7 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
         if run_id.startswith(ACTING_MARKER):
             sent_at = float(run_id.removeprefix(ACTING_MARKER))
             if self._retrying:
-                raise lost_call_error(self.batch_name, sent_at)
+                raise self._lost_call_error(sent_at)
             self.log.warning("The task was cleared after a try was lost while its call to OFS was out; acting anew")
             return "CLEARED"
         try:
@@ -479,6 +484,7 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
     )
     template_fields_renderers = {"batch_params": "json", "task_params": "json", "group_params": "json"}
     external_id_key = "ofs_batch_run_id"
+    verb = "trigger"
 
     def __init__(
         self,
@@ -566,12 +572,16 @@ class OFSRestartBatchOperator(OFSBatchRunActionOperator):
 
     template_fields: Sequence[str] = ("batch_name", "batch_run_id", "ofs_conn_id")
     external_id_key = "ofs_restart_run_id"
+    verb = "restart"
 
     def __init__(self, *, batch_name: str, batch_run_id: str, **kwargs: Any) -> None:
         super().__init__(batch_name=batch_name, **kwargs)
         self.batch_run_id = batch_run_id
         if not is_template(batch_run_id):
             require_name("batch_run_id", batch_run_id)
+
+    def _call_subject(self) -> str:
+        return f"run {self.batch_run_id} of {self.batch_name}"
 
     def act(self, context: Context) -> str:
         """Restart the run (or the previous try's restarted run, when that one failed again)."""
@@ -596,6 +606,7 @@ class OFSRerunBatchOperator(OFSRestartBatchOperator):
     """
 
     external_id_key = "ofs_rerun_run_id"
+    verb = "rerun"
 
     def act(self, context: Context) -> str:
         """Rerun the run, unless a previous try's rerun kept its id and is still going."""

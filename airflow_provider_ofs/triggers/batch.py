@@ -181,12 +181,16 @@ class OFSBatchRunTrigger(BaseTrigger):
         if not (self.interrupt_on_kill and self.batch_name):
             return False
         self.log.warning("OFS run %s did not finish by the task's deadline; interrupting it", self.batch_run_id)
+        return await self._interrupt(hook, self.batch_name)
+
+    async def _interrupt(self, hook: OFSSchedulerHook, batch_name: str) -> bool:
+        """Interrupt the run, best effort and bounded in time; whether it is stopped now (or had ended)."""
         try:
-            await asyncio.wait_for(hook.ainterrupt(self.batch_name, self.batch_run_id), ON_KILL_TIMEOUT)
+            await asyncio.wait_for(hook.ainterrupt(batch_name, self.batch_run_id), ON_KILL_TIMEOUT)
         except OFSNotOngoingError:
             self.log.info("OFS run %s had already ended; nothing to interrupt", self.batch_run_id)
         except Exception as error:
-            self.log.warning(INTERRUPT_FAILED, self.batch_run_id, self.batch_name, type(error).__name__, error)
+            self.log.warning(INTERRUPT_FAILED, self.batch_run_id, batch_name, type(error).__name__, error)
             return False
         return True
 
@@ -236,10 +240,5 @@ class OFSBatchRunTrigger(BaseTrigger):
         if not self.batch_name:
             self.log.warning("Cannot interrupt OFS run %s: the trigger has no batch_name", self.batch_run_id)
             return
-        try:
-            async with _using_loop_session():
-                await asyncio.wait_for(self._hook().ainterrupt(self.batch_name, self.batch_run_id), ON_KILL_TIMEOUT)
-        except OFSNotOngoingError:
-            self.log.info("OFS run %s had already ended; nothing to interrupt", self.batch_run_id)
-        except Exception as error:
-            self.log.warning(INTERRUPT_FAILED, self.batch_run_id, self.batch_name, type(error).__name__, error)
+        async with _using_loop_session():
+            await self._interrupt(self._hook(), self.batch_name)

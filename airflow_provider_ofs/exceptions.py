@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import Enum
+from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
@@ -24,6 +25,18 @@ class OFSSchedulerError(AirflowException):
         super().__init__(message)
         if code is not None:
             self.code = code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by state, since the subclasses' constructors take other arguments than the message.
+
+        Errors cross processes: Airflow 3.0's OpenLineage listener hands the task's error to a process pool.
+        """
+        return _unpickled, (type(self), self.args), self.__dict__
+
+
+def _unpickled(cls: type[OFSSchedulerError], args: tuple[Any, ...]) -> OFSSchedulerError:
+    """An error rebuilt without its constructor; pickle then restores its attributes."""
+    return cls.__new__(cls, *args)
 
 
 class OFSConnectionConfigError(OFSSchedulerError, AirflowFailException):

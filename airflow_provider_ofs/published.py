@@ -1,11 +1,13 @@
 """What a task publishes about its OFS run: the XCom keys, what is pushed under them, and the Batch Monitor link.
 
-Downstream tasks branch on these keys; the **OFS Batch Monitor** extra link reads the run's URL back.
+Downstream tasks branch on these keys; the **OFS Batch Monitor** extra link reads the run's URL back; the
+OpenLineage facet (``airflow_provider_ofs.lineage``) reads the ``RunOutcome`` kept on the task.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_ofs._compat import BaseOperatorLink
@@ -20,6 +22,15 @@ XCOM_STATE_KEY = "batch_run_state"
 XCOM_FAILED_TASKS_KEY = "batch_failed_tasks"
 #: When the wait ends: the child runs of a group, ``[{"run_id": ..., "state": ...}]`` (empty for a batch).
 XCOM_CHILD_RUNS_KEY = "batch_child_runs"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How the watched run ended, kept on the task (``task.run_outcome``) for the OpenLineage facet."""
+
+    state: str | None
+    failed_tasks: tuple[str, ...]
+    children: tuple[tuple[str, str], ...]
 
 
 def children_of(status: Any) -> list[tuple[str, str]]:
@@ -45,7 +56,8 @@ def push_run(task: Any, context: Any, run_id: str, url: str | None) -> None:
 def push_outcome(
     task: Any, context: Any, state: str | None, failed_tasks: Sequence[str], children: Sequence[tuple[str, str]]
 ) -> None:
-    """Push how the watched run ended: its state, the failed tasks or child runs, and every child run."""
+    """Push how the watched run ended (its state, the failed tasks or child runs, every child run); keep it too."""
+    task.run_outcome = RunOutcome(state, tuple(failed_tasks), tuple(children))
     ti = _task_instance(task, context)
     if ti is None:
         return

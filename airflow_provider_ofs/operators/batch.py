@@ -32,7 +32,14 @@ from airflow_provider_ofs.exceptions import (
     OFSSchedulerError,
 )
 from airflow_provider_ofs.metrics import run_ended
-from airflow_provider_ofs.published import XCOM_RUN_ID_KEY, OFSBatchMonitorLink, children_of, push_outcome, push_run
+from airflow_provider_ofs.published import (
+    XCOM_RUN_ID_KEY,
+    OFSBatchMonitorLink,
+    RunOutcome,
+    children_of,
+    push_outcome,
+    push_run,
+)
 from airflow_provider_ofs.watching import (
     DONE_WITHOUT_FAILURE,
     STILL_RUNNING,
@@ -50,8 +57,10 @@ from airflow_provider_ofs.watching import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
     from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
-    from airflow_provider_ofs.states import RunState
+    from airflow_provider_ofs.states import RunState, RunStatus
 
 
 class OFSBatchRunWaitingOperator(BaseOperator):
@@ -102,6 +111,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         self.interrupt_on_kill = interrupt_on_kill
         self.ofs_conn_id = ofs_conn_id
         self.watched_run_id: str | None = None
+        self.run_outcome: RunOutcome | None = None
         if not is_template(batch_name):
             require_name("batch_name", batch_name)
 
@@ -312,6 +322,7 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
         super().__init__(**kwargs)
         self._durable_requested = durable is not False
         self._failed_run_of_previous_try: str | None = None
+        self._status_of_previous_try: RunStatus | None = None
         self._retrying = True
 
     def execute(self, context: Context) -> str:
@@ -325,6 +336,23 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
     def act(self, context: Context) -> str:
         """The call that starts or changes a run; returns the run id to watch."""
         raise NotImplementedError
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """The run as the ``ofs_batchRun`` run facet; the OpenLineage provider calls this (on failure too)."""
+        from airflow_provider_ofs.lineage import run_lineage  # only ever called with the OpenLineage provider
+
+        return run_lineage(
+            action=self.verb,
+            batch_run_id=self.watched_run_id,
+            batch_name=self.batch_name,
+            outcome=self.run_outcome,
+            hook=self.hook,
+            **self._lineage_details(),
+        )
+
+    def _lineage_details(self) -> dict[str, Any]:
+        """The facet's optional fields this operator knows (``batchType``, ``misDate``, ``sourceBatchRunId``)."""
+        return {}
 
     def _lost_call_error(self, sent_at: float) -> Exception:
         """A previous try was lost while its call was out: the call may have acted, and nobody recorded it."""
@@ -393,9 +421,11 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
             self.log.warning("The task was cleared after a try was lost while its call to OFS was out; acting anew")
             return "CLEARED"
         try:
-            state = self.hook.get_status(run_id).state
+            status = self.hook.get_status(run_id)
         except OFSObjectNotFoundError:
             return "NOT_FOUND"
+        self._status_of_previous_try = status
+        state = status.state
         if state in STILL_RUNNING:
             if not self._retrying:
                 self.log.warning(
@@ -432,6 +462,9 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
         """The run id to return: the last one watched (a restart may have replaced the first)."""
         if self.watched_run_id is None:  # the previous try's run had already succeeded
             self._publish(str(external_id), context)
+            status = self._status_of_previous_try
+            if status is not None:
+                push_outcome(self, context, status.state.name, status.failed_tasks, children_of(status))
         return self.watched_run_id or str(external_id)
 
     def _restarted(self, run_id: str, context: Context) -> None:
@@ -534,6 +567,9 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
             group_params=self.group_params,
         )
 
+    def _lineage_details(self) -> dict[str, Any]:
+        return {"batchType": self.batch_type, "misDate": mis_date_text(self.mis_date)}
+
     def act(self, context: Context) -> str:
         """Trigger the run, or restart the previous try's failed run when ``restart_on_retry`` is set."""
         failed_run = self._failed_run_of_previous_try
@@ -582,6 +618,9 @@ class OFSRestartBatchOperator(OFSBatchRunActionOperator):
 
     def _call_subject(self) -> str:
         return f"run {self.batch_run_id} of {self.batch_name}"
+
+    def _lineage_details(self) -> dict[str, Any]:
+        return {"sourceBatchRunId": self.batch_run_id}
 
     def act(self, context: Context) -> str:
         """Restart the run (or the previous try's restarted run, when that one failed again)."""

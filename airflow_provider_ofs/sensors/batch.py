@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, require_name
-from airflow_provider_ofs.published import OFSBatchMonitorLink, children_of, push_outcome, push_run
+from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, children_of, push_outcome, push_run
 from airflow_provider_ofs.watching import (
     EventStatus,
     RunProgress,
@@ -24,6 +24,8 @@ from airflow_provider_ofs.watching import (
 )
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
     from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 
 
@@ -74,6 +76,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         self.poll_interval = float(self.poke_interval)
         self.ofs_conn_id = ofs_conn_id
         self._progress: RunProgress | None = None
+        self.run_outcome: RunOutcome | None = None
         if not is_template(batch_run_id):
             require_name("batch_run_id", batch_run_id)
 
@@ -150,3 +153,15 @@ class OFSBatchRunSensor(BaseSensorOperator):
         if error is not None:
             raise error
         self.log.info("%s", watched.message)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
+        """The watched run as the ``ofs_batchRun`` run facet; the OpenLineage provider calls this (on failure too)."""
+        from airflow_provider_ofs.lineage import run_lineage  # only ever called with the OpenLineage provider
+
+        return run_lineage(
+            action="watch",
+            batch_run_id=self.batch_run_id,
+            batch_name=self.batch_name,
+            outcome=self.run_outcome,
+            hook=self.hook,
+        )

@@ -76,3 +76,18 @@ def test_the_trigger_base_classes_load_on_first_use() -> None:
     assert issubclass(OFSBatchRunTrigger, BaseTrigger)
     with pytest.raises(AttributeError, match="NoSuchName"):
         _compat.NoSuchName  # noqa: B018
+
+
+def test_nothing_of_openlineage_loads_unless_the_openlineage_provider_asks_for_facets() -> None:
+    # Only get_openlineage_facets_on_complete imports the lineage module (and through it OpenLineage), and
+    # only the OpenLineage provider calls it: without that provider installed, nothing of it is ever loaded.
+    loaded = loaded_after(
+        "import airflow_provider_ofs.operators.batch, airflow_provider_ofs.sensors.batch\n"
+        "import airflow_provider_ofs.triggers.batch, airflow_provider_ofs.hooks.scheduler\n"
+        "import airflow_provider_ofs.hooks.async_client",
+        "openlineage",
+        "airflow.providers.openlineage.extractors",
+        "airflow_provider_ofs.lineage",
+    )
+
+    assert not any(loaded.values()), loaded

@@ -31,9 +31,11 @@ class TaskInstance:
     def __init__(self, try_number: int, max_tries: int) -> None:
         self.try_number = try_number
         self.max_tries = max_tries
+        self.xcoms: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
-        """What the operator publishes is not read here."""
+        """Keep what the operator publishes, the last value of each key."""
+        self.xcoms[key] = value
 
 
 RETRY = TaskInstance(try_number=2, max_tries=2)  # retries=2: the second try of the first round

@@ -130,11 +130,15 @@ def succeeded_run(batch: str) -> str:
 
 def test_a_retry_finds_the_previous_run_successful_and_triggers_nothing(sim):
     previous = succeeded_run("QUICK")
+    retry, task = TaskInstance(try_number=2, max_tries=2), operator("QUICK", retries=2)
 
-    run_id = operator("QUICK", retries=2).execute({"task_state_store": TaskStateStore(**{KEY: previous}), "ti": RETRY})
+    run_id = task.execute({"task_state_store": TaskStateStore(**{KEY: previous}), "ti": retry})
 
     assert run_id == previous
     assert sim.journal.runs_created() == 1
+    assert (retry.xcoms["batch_run_id"], retry.xcoms["batch_run_state"]) == (previous, "SUCCESSFUL")
+    facet = task.get_openlineage_facets_on_complete(retry).run_facets["ofs_batchRun"]
+    assert (facet.batchRunId, facet.state) == (previous, "SUCCESSFUL")
 
 
 def test_a_cleared_task_whose_run_succeeded_triggers_anew(sim):

@@ -67,9 +67,21 @@ def test_the_wheel_holds_the_package_its_data_files_and_py_typed_only(dist: Path
     assert {name.split("/")[0] for name in names} == {"airflow_provider_ofs", info.rstrip("/")}
     assert "airflow_provider_ofs/py.typed" in names
     assert "airflow_provider_ofs/simulator/demo_catalogue.json" in names
+    assert "airflow_provider_ofs/facets/OFSBatchRunFacet.json" in names
     assert f"{info}entry_points.txt" in names
     assert f"{info}licenses/LICENSE" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+
+
+def test_the_wheel_offers_openlineage_as_an_extra_only(dist: Path) -> None:
+    version = airflow_provider_ofs.__version__
+    wheel = zipfile.ZipFile(only(dist, f"airflow_provider_ofs-{version}-py3-none-any.whl"))
+    metadata = wheel.read(f"airflow_provider_ofs-{version}.dist-info/METADATA").decode()
+    requirements = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+
+    assert "Provides-Extra: openlineage" in metadata
+    assert "Requires-Dist: apache-airflow-providers-openlineage>=2.20; extra == 'openlineage'" in requirements
+    assert not [line for line in requirements if "openlineage" in line and "extra ==" not in line]
 
 
 def test_the_sdist_holds_the_tests_and_the_example_dags(dist: Path) -> None:
@@ -187,6 +199,16 @@ def wheel_simulator(wheel_venv: Path, airflow_env) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_without_the_openlineage_extra_nothing_of_openlineage_is_installed(wheel_venv: Path, airflow_env) -> None:
+    # So the example DAG's run below is the proof that without the extra nothing changes.
+    probe = (
+        "import importlib.util as u; print(u.find_spec('openlineage'), u.find_spec('airflow.providers.openlineage'))"
+    )
+    done = run_in(wheel_venv, "python", "-c", probe, env=airflow_env)
+
+    assert done.stdout.split() == ["None", "None"], done.stdout + done.stderr[-2000:]
 
 
 def test_an_example_dag_runs_from_the_wheel_against_its_simulator(

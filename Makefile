@@ -70,9 +70,13 @@ topology-run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m demo
 
-# README picture: the demo DAG's run in the Airflow 3 UI, by headless Chromium (apt-installed when missing).
+# README pictures by headless Chromium (apt-installed when missing): the demo DAG's run in the Airflow 3 UI
+# (docs/images/demo-dag-run.png), then the Details tab of SCREENSHOT_TASK with its "OFS Batch Monitor" extra
+# link (docs/images/demo-task-link.png). SCREENSHOT_TASK= (empty) takes only the first.
+SCREENSHOT_TASK ?= run_eod_group
 screenshot: $(STAMP)
 	$(BIN)/python -m demo.screenshot
+	$(if $(SCREENSHOT_TASK),$(BIN)/python -m demo.screenshot --task $(SCREENSHOT_TASK))
 
 # Triggerer, sync and import cost against bare clients; writes bench/RESULTS.md and bench/scale_curve.png.
 # BENCH_ARGS="--quick" for a one-minute run, "--n 1000" for more watchers.

@@ -4,11 +4,16 @@ Serves the demo's Airflow (``.demo/airflow``, filled by ``make demo``; run first
 ``airflow api-server`` on 127.0.0.1, without login (SimpleAuthManager, everyone admin; local only), and
 photographs one page with headless Chromium. Chromium comes from the Debian package ``chromium``,
 installed with apt-get when missing (needs root).
+
+Without ``--task`` the page is the DAG run (``docs/images/demo-dag-run.png``). With ``--task`` it is that
+task instance's Details tab (``docs/images/demo-task-link.png``): Airflow 3's UI shows a task's extra links
+(such as "OFS Batch Monitor") only there, under "Extra Links", not on the default Logs tab.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -26,6 +31,9 @@ from demo.run import DEFAULT_DAG
 from demo.run import main as run_demo
 
 DEFAULT_OUTPUT = REPO / "docs" / "images" / "demo-dag-run.png"
+DEFAULT_TASK_OUTPUT = REPO / "docs" / "images" / "demo-task-link.png"
+# The task instance tab that holds the "Extra Links" buttons in Airflow 3's UI (pages/TaskInstance/Details).
+DEFAULT_TASK_TAB = "details"
 UI_ENV = {
     "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -48,10 +56,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Take the screenshot; exit code 0 when the PNG was written."""
     parser = argparse.ArgumentParser(prog="make screenshot", description=__doc__.splitlines()[0])
     parser.add_argument("--dag", default=DEFAULT_DAG, help=f"DAG whose latest run to show (default {DEFAULT_DAG})")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="PNG to write")
-    parser.add_argument("--task", default="", help="show this task instance instead of the whole run")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help=f"PNG to write (default {_shown(DEFAULT_OUTPUT)}, with --task {_shown(DEFAULT_TASK_OUTPUT)})",
+    )
+    parser.add_argument("--task", default="", help="show this (unmapped) task instance instead of the whole run")
+    parser.add_argument(
+        "--tab",
+        default=DEFAULT_TASK_TAB,
+        help=f"with --task: the task instance's tab (default {DEFAULT_TASK_TAB}: the extra links; '' for Logs)",
+    )
     parser.add_argument("--window-size", default="1400,720", help="browser window, WIDTH,HEIGHT in pixels")
     args = parser.parse_args(argv)
+    output: Path = args.output or (DEFAULT_TASK_OUTPUT if args.task else DEFAULT_OUTPUT)
 
     chromium = find_or_install_chromium()
     airflow = DemoAirflow()
@@ -70,12 +88,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         env={**UI_ENV, "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}"},
     )  # fmt: skip
     try:
-        wait_until_healthy(f"http://127.0.0.1:{port}/api/v2/monitor/health", server)
-        url = f"http://127.0.0.1:{port}/dags/{quote(args.dag)}/runs/{quote(dag_run.run_id, safe='')}"
+        base = f"http://127.0.0.1:{port}"
+        wait_until_healthy(f"{base}/api/v2/monitor/health", server)
+        dag, run = quote(args.dag), quote(dag_run.run_id, safe="")
+        url = f"{base}/dags/{dag}/runs/{run}"
         if args.task:
-            url += f"/tasks/{quote(args.task)}"
+            task = quote(args.task)
+            links = extra_links(f"{base}/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/{task}/links")
+            print(f">> extra links of {args.task}: {links or 'none (the page will show no link button)'}")
+            url += f"/tasks/{task}" + (f"/{quote(args.tab)}" if args.tab else "")
         print(f">> photographing {url}")
-        take_screenshot(chromium, url, args.output, args.window_size)
+        take_screenshot(chromium, url, output, args.window_size)
     finally:
         server.terminate()
         try:
@@ -83,8 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    print(f">> wrote {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}")
+    print(f">> wrote {_shown(output)}")
     return 0
+
+
+def _shown(path: Path) -> Path:
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
 
 
 def find_or_install_chromium() -> str:
@@ -125,6 +152,16 @@ def wait_until_healthy(url: str, server: subprocess.Popen[bytes], within: float 
             pass
         time.sleep(1)
     raise SystemExit(f"airflow api-server did not become healthy within {within:.0f} s")
+
+
+def extra_links(url: str) -> dict[str, str]:
+    """The task instance's extra links (name to URL) as the UI will fetch them; the ones without a URL are left out.
+
+    Airflow's UI draws a button only for a link with a URL, so a picture without one would show no button.
+    """
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - our own loopback server
+        links = json.load(answer).get("extra_links") or {}
+    return {name: link for name, link in links.items() if link}
 
 
 def take_screenshot(chromium: str, url: str, output: Path, window_size: str) -> None:

@@ -30,7 +30,7 @@ SCHEMA_URL = (
 
 
 @define
-class OFSBatchRunFacet(RunFacet):  # type: ignore[misc]
+class OFSBatchRunFacet(RunFacet):
     """The OFS run an Airflow task started or watched, and how it ended (fields in camelCase, as in OpenLineage)."""
 
     batchRunId: str

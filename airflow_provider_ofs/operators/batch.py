@@ -347,11 +347,14 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
             batch_name=self.batch_name,
             outcome=self.run_outcome,
             hook=self.hook,
-            **self._lineage_details(),
+            **(self._lineage_details() if self.watched_run_id is not None else {}),
         )
 
     def _lineage_details(self) -> dict[str, Any]:
-        """The facet's optional fields this operator knows (``batchType``, ``misDate``, ``sourceBatchRunId``)."""
+        """The facet's optional fields this operator knows (``batchType``, ``misDate``, ``sourceBatchRunId``).
+
+        Asked only once a run exists, so the arguments it reads were validated before the call was sent.
+        """
         return {}
 
     def _lost_call_error(self, sent_at: float) -> Exception:

@@ -88,3 +88,12 @@ def test_a_monitor_url_that_cannot_be_built_leaves_the_rest_of_the_facet(ofs_sim
     assert facet["batchRunId"] == RUN_ID
     assert facet["misDate"] == "2026-01-31"
     assert "state" not in facet, "the wait did not end: no state is claimed"
+
+
+def test_a_task_whose_arguments_were_refused_before_sending_reports_no_facet_and_no_error() -> None:
+    operator = OFSTriggerBatchOperator(task_id="t", batch_name="QUICK", mis_date="{{ ds }}")
+    operator.mis_date = "31/01/2026"  # rendered into something the task refused before sending
+
+    with pytest.raises(ValueError, match="mis_date"):
+        operator._rendered_arguments()
+    assert operator.get_openlineage_facets_on_complete(None).run_facets == {}

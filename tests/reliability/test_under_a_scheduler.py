@@ -4,14 +4,18 @@ Not ``airflow dags test``: the components of ``airflow_cluster`` run as processe
 task is deferred, its ``execution_timeout`` (or the operator's ``timeout``) passes: the OFS run must end
 interrupted, by the trigger at its own deadline, whatever path the framework takes on resume (Airflow
 2.11 fails the resumed task before its completion method runs). A task that succeeded and is then
-cleared by a person must trigger its batch anew, not find the old run in the task-state store.
+cleared by a person must trigger its batch anew, not find the old run in the task-state store. On 3.x
+the api-server serves that task's **OFS Batch Monitor** link, read back through Airflow's link API.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -29,6 +33,7 @@ CATALOGUE = {
     }
 }
 FINISHED = ("success", "failed", "up_for_retry", "upstream_failed")
+MONITOR_URL = "https://ofs.example.com/monitor?run={run_id}&batch={batch_name}"
 
 pytestmark = [
     pytest.mark.airflow_e2e,
@@ -54,6 +59,18 @@ def finished(cluster: AirflowCluster, dag_id: str, task_id: str) -> tuple[str, i
     return state if state and state[0] in FINISHED else None
 
 
+def extra_links(cluster: AirflowCluster, dag_id: str, task_id: str) -> dict[str, str]:
+    """The task's extra links as the api-server serves them to the UI (``.../taskInstances/<task>/links``)."""
+    [(run_id,)] = cluster.query("SELECT run_id FROM dag_run WHERE dag_id = ?", dag_id)
+    url = (
+        f"http://127.0.0.1:{cluster.api_port}/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+        f"/taskInstances/{task_id}/links"
+    )
+    with urllib.request.urlopen(url, timeout=30) as answer:
+        links: dict[str, str] = json.load(answer)["extra_links"]
+    return links
+
+
 def logs_of(home: Path) -> str:
     """Every component's output and every task log under the Airflow home."""
     files = [
@@ -71,13 +88,20 @@ def test_a_deferred_wait_past_its_timeout_interrupts_the_run_and_a_clear_trigger
     dags_folder = tmp_path / "dags"
     dags_folder.mkdir()
     shutil.copy(DAG_FILE, dags_folder)
-    env = {CONN_ENV_VAR: simulator.connection_json(retry_wait=0.2)}
+    env = {
+        CONN_ENV_VAR: simulator.connection_json(retry_wait=0.2, monitor_url=MONITOR_URL),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # the link API without a login (127.0.0.1 only)
+    }
 
     with AirflowCluster(tmp_path / "home", airflow_cli.pristine_db, dags_folder, env) as cluster:
         cluster.start_airflow()
 
         first = cluster.wait_for("the quick batch's task", lambda: finished(cluster, "cl_clear", "load"), timeout=240)
         assert first == ("success", 1), cluster.report()
+        if airflow_version() >= (3, 0):
+            [run] = [view for view in simulator.runs.values() if view.name == "CL_QUICK"]
+            expected = f"https://ofs.example.com/monitor?run={run.run_id}&batch=CL_QUICK"
+            assert extra_links(cluster, "cl_clear", "load") == {"OFS Batch Monitor": expected}
         cleared = cluster.cli("tasks", "clear", "cl_clear", "--yes")  # its one task
         assert cleared.returncode == 0, cleared.stdout[-2000:] + cleared.stderr[-2000:]
         again = cluster.wait_for(

@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 
 .PHONY: venv test test-compat test-matrix test-topology topology-run lint typecheck demo bench screenshot dist clean
 
-$(STAMP): pyproject.toml Makefile
+# __init__.py holds the version: the installed metadata follows it.
+$(STAMP): pyproject.toml Makefile airflow_provider_ofs/__init__.py
 	@echo ">> creating $(VENV) with Airflow $(AIRFLOW_VERSION) (first run only; takes a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"

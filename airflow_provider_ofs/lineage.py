@@ -7,31 +7,34 @@ without the provider nothing here, nor OpenLineage itself, is ever loaded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from typing import Any
 
 from airflow.providers.openlineage.extractors import OperatorLineage
 from attrs import define, field
 from openlineage.client.facet_v2 import RunFacet
 
 from airflow_provider_ofs import __version__
-from airflow_provider_ofs.exceptions import OFSSchedulerError
-
-if TYPE_CHECKING:
-    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
-    from airflow_provider_ofs.published import RunOutcome
 
 #: The key of the facet in the run's facets (custom facets carry a prefix of their own: ``ofs_``).
 FACET_NAME = "ofs_batchRun"
-#: The facet's JSON schema, at the release tag of this version (the file is ``facets/OFSBatchRunFacet.json``).
+#: The release this version is, or leads to (``0.2.0`` for ``0.2.0.dev0``): its tag holds the schema.
+RELEASE = re.findall(r"^\d+(?:\.\d+)*", __version__)[0]
+#: The facet's JSON schema, ``facets/OFSBatchRunFacet.json`` at the release's tag.
 SCHEMA_URL = (
     "https://raw.githubusercontent.com/airflow-provider-ofs/airflow-provider-ofs/"
-    f"v{__version__}/airflow_provider_ofs/facets/OFSBatchRunFacet.json#/$defs/OFSBatchRunFacet"
+    f"v{RELEASE}/airflow_provider_ofs/facets/OFSBatchRunFacet.json#/$defs/OFSBatchRunFacet"
 )
+
+__all__ = ["FACET_NAME", "SCHEMA_URL", "OFSBatchRunFacet", "OperatorLineage", "run_lineage"]
 
 
 @define
 class OFSBatchRunFacet(RunFacet):
-    """The OFS run an Airflow task started or watched, and how it ended (fields in camelCase, as in OpenLineage)."""
+    """The OFS run an Airflow task started or watched, and how it ended (fields in camelCase, as in OpenLineage).
+
+    A field left ``None`` is not sent: ``state``, ``failedTasks`` and ``childRuns`` only once the wait ended.
+    """
 
     batchRunId: str
     action: str
@@ -40,8 +43,8 @@ class OFSBatchRunFacet(RunFacet):
     misDate: str | None = field(default=None)
     sourceBatchRunId: str | None = field(default=None)
     state: str | None = field(default=None)
-    failedTasks: list[str] = field(factory=list)
-    childRuns: list[dict[str, str]] = field(factory=list)
+    failedTasks: list[str] | None = field(default=None)
+    childRuns: list[dict[str, str]] | None = field(default=None)
     monitorUrl: str | None = field(default=None)
 
     @staticmethod
@@ -49,32 +52,21 @@ class OFSBatchRunFacet(RunFacet):
         return SCHEMA_URL
 
 
-def run_lineage(
-    *,
-    action: str,
-    batch_run_id: str | None,
-    batch_name: str | None,
-    outcome: RunOutcome | None,
-    hook: OFSSchedulerHook,
-    **details: Any,
-) -> OperatorLineage[Any, Any]:
-    """The task's lineage: the ``ofs_batchRun`` facet of its run, or nothing when no run exists.
+def run_lineage(task: Any, batch_run_id: str, **fields: Any) -> OperatorLineage[Any, Any]:
+    """The ``ofs_batchRun`` facet of the run ``task`` started or watched; ``fields`` are those only the task knows.
 
-    ``details`` are the facet's optional fields the task knows (``batchType``, ``misDate``,
-    ``sourceBatchRunId``); ``outcome`` is ``None`` when the wait did not end (not waited, timed out, lost).
+    The rest comes from what the task kept: its ``batch_name``, its ``run_outcome`` (once the wait ended)
+    and its connection's ``monitor_url`` (already read: a run exists only after the connection was).
     """
-    if batch_run_id is None:
-        return OperatorLineage()
-    try:
-        monitor_url = hook.monitor_url(batch_run_id, batch_name or "")
-    except OFSSchedulerError:  # the connection's own error failed the task already; keep the rest of the facet
-        monitor_url = None
-    fields: dict[str, Any] = {"batchName": batch_name, "monitorUrl": monitor_url, **details}
+    outcome = task.run_outcome
     if outcome is not None:
         fields["state"] = outcome.state
         fields["failedTasks"] = list(outcome.failed_tasks)
         fields["childRuns"] = [{"batchRunId": run_id, "state": state} for run_id, state in outcome.children]
     facet = OFSBatchRunFacet(
-        batchRunId=batch_run_id, action=action, **{name: value for name, value in fields.items() if value is not None}
+        batchRunId=batch_run_id,
+        batchName=task.batch_name,
+        monitorUrl=task.hook.monitor_url(batch_run_id, task.batch_name or ""),
+        **fields,
     )
     return OperatorLineage(run_facets={FACET_NAME: facet})

@@ -339,23 +339,15 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
         """The run as the ``ofs_batchRun`` run facet; the OpenLineage provider calls this (on failure too)."""
-        from airflow_provider_ofs.lineage import run_lineage  # only ever called with the OpenLineage provider
+        from airflow_provider_ofs.lineage import OperatorLineage, run_lineage  # only with the OpenLineage provider
 
-        return run_lineage(
-            action=self.verb,
-            batch_run_id=self.watched_run_id,
-            batch_name=self.batch_name,
-            outcome=self.run_outcome,
-            hook=self.hook,
-            **(self._lineage_details() if self.watched_run_id is not None else {}),
-        )
+        if self.watched_run_id is None:  # no run: the call was refused, never made, or its answer lost
+            return OperatorLineage()
+        return run_lineage(self, self.watched_run_id, **self._lineage_details())
 
     def _lineage_details(self) -> dict[str, Any]:
-        """The facet's optional fields this operator knows (``batchType``, ``misDate``, ``sourceBatchRunId``).
-
-        Asked only once a run exists, so the arguments it reads were validated before the call was sent.
-        """
-        return {}
+        """The facet's fields only this operator knows: ``action``, and ``sourceBatchRunId`` and the like."""
+        return {"action": self.verb}
 
     def _lost_call_error(self, sent_at: float) -> Exception:
         """A previous try was lost while its call was out: the call may have acted, and nobody recorded it."""
@@ -467,7 +459,7 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
             self._publish(str(external_id), context)
             status = self._status_of_previous_try
             if status is not None:
-                push_outcome(self, context, status.state.name, status.failed_tasks, children_of(status))
+                push_outcome(self, context, status.state.name, [], children_of(status))
         return self.watched_run_id or str(external_id)
 
     def _restarted(self, run_id: str, context: Context) -> None:
@@ -547,6 +539,7 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
         self.task_params = task_params
         self.group_params = group_params
         self.restart_on_retry = restart_on_retry
+        self._restarted_run: str | None = None  # the previous try's failed run, when this try restarted it
         wire_batch_type(batch_type)
         if not is_template(mis_date):
             mis_date_text(mis_date)
@@ -571,7 +564,13 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
         )
 
     def _lineage_details(self) -> dict[str, Any]:
-        return {"batchType": self.batch_type, "misDate": mis_date_text(self.mis_date)}
+        action = {"action": "restart", "sourceBatchRunId": self._restarted_run} if self._restarted_run else {}
+        return {
+            **super()._lineage_details(),
+            "batchType": self.batch_type,
+            "misDate": mis_date_text(self.mis_date),
+            **action,
+        }
 
     def act(self, context: Context) -> str:
         """Trigger the run, or restart the previous try's failed run when ``restart_on_retry`` is set."""
@@ -583,6 +582,7 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
                 self.log.warning("Cannot restart OFS run %s (%s); triggering a new run", failed_run, error)
             else:
                 self.log.info("Restarted OFS run %s of the previous try; watching %s", failed_run, run_id)
+                self._restarted_run = failed_run
                 return run_id
         return self.hook.trigger(
             self.batch_name,
@@ -622,12 +622,16 @@ class OFSRestartBatchOperator(OFSBatchRunActionOperator):
     def _call_subject(self) -> str:
         return f"run {self.batch_run_id} of {self.batch_name}"
 
+    def _target(self) -> str:
+        """The run to act on: the previous try's restarted run when that one failed again, else ``batch_run_id``."""
+        return self._failed_run_of_previous_try or self.batch_run_id
+
     def _lineage_details(self) -> dict[str, Any]:
-        return {"sourceBatchRunId": self.batch_run_id}
+        return {**super()._lineage_details(), "sourceBatchRunId": self._target()}
 
     def act(self, context: Context) -> str:
         """Restart the run (or the previous try's restarted run, when that one failed again)."""
-        target = self._failed_run_of_previous_try or self.batch_run_id
+        target = self._target()
         if self._left_by_previous_try(target, context, STILL_RUNNING | DONE_WITHOUT_FAILURE):
             return target
         return self.hook.restart(self.batch_name, target)
@@ -649,6 +653,10 @@ class OFSRerunBatchOperator(OFSRestartBatchOperator):
 
     external_id_key = "ofs_rerun_run_id"
     verb = "rerun"
+
+    def _target(self) -> str:
+        """The completed run to rerun (a rerun never targets a previous try's run)."""
+        return self.batch_run_id
 
     def act(self, context: Context) -> str:
         """Rerun the run, unless a previous try's rerun kept its id and is still going."""

@@ -77,6 +77,8 @@ class OFSBatchRunSensor(BaseSensorOperator):
         self.ofs_conn_id = ofs_conn_id
         self._progress: RunProgress | None = None
         self.run_outcome: RunOutcome | None = None
+        #: The run once OFS answered for it (a status call of this process, or the trigger's event).
+        self.watched_run_id: str | None = None
         if not is_template(batch_run_id):
             require_name("batch_run_id", batch_run_id)
 
@@ -130,6 +132,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool:
         """One status call: ``True`` when done well, ``False`` to keep waiting; raise when it failed."""
         status = self.hook.get_status(self.batch_run_id, self._watched_tasks())
+        self.watched_run_id = self.batch_run_id
         if self._progress is None:
             self._progress = RunProgress(self.batch_run_id)
         for line in self._progress.update(status):
@@ -144,6 +147,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger's event: return on success, raise otherwise (timeout as a sensor timeout)."""
         watched = WatchEvent.from_payload(event)
+        self.watched_run_id = watched.run_id
         if watched.status in (EventStatus.SUCCESS, EventStatus.FAILED):
             state = watched.state.name if watched.state is not None else None
             push_outcome(self, context, state, watched.failed_tasks, watched.children)
@@ -156,12 +160,8 @@ class OFSBatchRunSensor(BaseSensorOperator):
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
         """The watched run as the ``ofs_batchRun`` run facet; the OpenLineage provider calls this (on failure too)."""
-        from airflow_provider_ofs.lineage import run_lineage  # only ever called with the OpenLineage provider
+        from airflow_provider_ofs.lineage import OperatorLineage, run_lineage  # only with the OpenLineage provider
 
-        return run_lineage(
-            action="watch",
-            batch_run_id=self.batch_run_id,
-            batch_name=self.batch_name,
-            outcome=self.run_outcome,
-            hook=self.hook,
-        )
+        if self.watched_run_id is None:  # OFS never answered for this run (unrendered, unknown or unreachable)
+            return OperatorLineage()
+        return run_lineage(self, self.watched_run_id, action="watch")

@@ -81,12 +81,16 @@ def test_retry_of_a_failed_run_restarts_it_with_restart_on_retry(sim):
     previous = failed_run("FLAKY")
     store = TaskStateStore(**{KEY: previous})
 
-    run_id = operator("FLAKY", restart_on_retry=True).execute({"task_state_store": store})
+    task = operator("FLAKY", restart_on_retry=True)
+
+    run_id = task.execute({"task_state_store": store})
 
     assert run_id == previous
     assert sim.journal.count("restart") == 1
     assert sim.journal.runs_created() == 1
     assert store.values[KEY] == run_id
+    facet = task.get_openlineage_facets_on_complete(None).run_facets["ofs_batchRun"]
+    assert (facet.action, facet.sourceBatchRunId) == ("restart", previous), "lineage says what this try did"
 
 
 def test_retry_of_a_failed_run_triggers_a_new_run_by_default(sim):

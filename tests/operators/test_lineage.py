@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -16,9 +17,9 @@ from openlineage.client.serde import Serde
 
 from airflow_provider_ofs import __version__
 from airflow_provider_ofs.get_provider_info import SOURCE_URL
-from airflow_provider_ofs.lineage import FACET_NAME, SCHEMA_URL, run_lineage
+from airflow_provider_ofs.lineage import FACET_NAME, RELEASE, SCHEMA_URL, OFSBatchRunFacet
 from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
-from airflow_provider_ofs.published import RunOutcome
+from airflow_provider_ofs.sensors.batch import OFSBatchRunSensor
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from tests.operators.facet_schema import SCHEMA_FILE, assert_valid_facet
 
@@ -27,67 +28,72 @@ RUN_ID = "EOD_GROUP_2026-01-31_1769817600000_1"
 CATALOGUE = {"batches": {"QUICK": {"tasks": [{"code": "STEP", "seconds": 0.1}]}}}
 
 
-def test_the_schema_url_names_the_shipped_schema_at_the_tag_of_this_version() -> None:
+def test_the_schema_url_names_the_shipped_schema_at_the_tag_of_this_versions_release() -> None:
     parts = re.fullmatch(r"https://raw\.githubusercontent\.com/([^/]+/[^/]+)/([^/]+)/([^#]+)#(.+)", SCHEMA_URL)
 
     assert parts is not None, SCHEMA_URL
     repository, tag, path, fragment = parts.groups()
     assert f"https://github.com/{repository}" == SOURCE_URL
-    assert tag == f"v{__version__}"
+    assert tag == f"v{RELEASE}"
+    assert __version__.startswith(RELEASE)
     assert ROOT / path == SCHEMA_FILE
     assert SCHEMA_FILE.is_file()
     assert fragment == "/$defs/OFSBatchRunFacet"
     assert "OFSBatchRunFacet" in json.loads(SCHEMA_FILE.read_text())["$defs"]
 
 
-def facet_of(operator: OFSTriggerBatchOperator) -> dict:
-    lineage = operator.get_openlineage_facets_on_complete(task_instance=None)
-    return Serde.to_dict(lineage.run_facets[FACET_NAME])
+def facet_of(task: Any) -> dict[str, Any] | None:
+    """The task's ``ofs_batchRun`` facet as OpenLineage serialises it, or ``None`` when it reports none."""
+    facet = task.get_openlineage_facets_on_complete(task_instance=None).run_facets.get(FACET_NAME)
+    return None if facet is None else Serde.to_dict(facet)
 
 
-def test_a_facet_as_openlineage_serialises_it_matches_the_schema_and_a_broken_one_does_not(ofs_simulator, monkeypatch):
-    monkeypatch.setenv(CONN_ENV_VAR, ofs_simulator.connection_json(monitor_url="{host}/runs/{run_id}"))
-    lineage = run_lineage(
-        action="trigger",
-        batch_run_id=RUN_ID,
-        batch_name="EOD_GROUP",
-        outcome=RunOutcome("FAILED", ("EOD_B_1",), (("EOD_A_1", "SUCCESSFUL"), ("EOD_B_1", "FAILED"))),
-        hook=OFSTriggerBatchOperator(task_id="t", batch_name="EOD_GROUP").hook,
-        batchType="group",
-        misDate="2026-01-31",
+def test_the_facet_class_serialises_to_what_the_schema_allows_and_a_broken_facet_is_refused() -> None:
+    facet = Serde.to_dict(
+        OFSBatchRunFacet(
+            batchRunId=RUN_ID,
+            action="trigger",
+            batchName="EOD_GROUP",
+            batchType="group",
+            misDate="2026-01-31",
+            state="FAILED",
+            failedTasks=["EOD_B_1"],
+            childRuns=[{"batchRunId": "EOD_A_1", "state": "SUCCESSFUL"}, {"batchRunId": "EOD_B_1", "state": "FAILED"}],
+            monitorUrl=f"https://ofs.example.com/runs/{RUN_ID}",
+        )
     )
-    facet = Serde.to_dict(lineage.run_facets[FACET_NAME])
 
     assert_valid_facet(facet)
-    assert facet["childRuns"] == [
-        {"batchRunId": "EOD_A_1", "state": "SUCCESSFUL"},
-        {"batchRunId": "EOD_B_1", "state": "FAILED"},
-    ]
-    assert facet["monitorUrl"] == f"{ofs_simulator.base_url.rstrip('/')}/runs/{RUN_ID}"
+    assert facet["_schemaURL"] == SCHEMA_URL
     with pytest.raises(jsonschema.ValidationError, match="31/01/2026"):
         assert_valid_facet({**facet, "misDate": "31/01/2026"})
     with pytest.raises(jsonschema.ValidationError, match="batchRunId"):
         assert_valid_facet({name: value for name, value in facet.items() if name != "batchRunId"})
 
 
+def test_a_run_whose_wait_did_not_end_is_reported_without_a_state_or_task_lists(ofs_simulator_factory, monkeypatch):
+    simulator = ofs_simulator_factory(CATALOGUE)
+    monkeypatch.setenv(CONN_ENV_VAR, simulator.connection_json(monitor_url="{host}/runs/{run_id}"))
+    task = OFSTriggerBatchOperator(
+        task_id="t", batch_name="QUICK", mis_date="2026-01-31", wait_for_completion=False, durable=False
+    )
+
+    run_id = task.execute({})
+
+    assert facet_of(task) == {
+        "_producer": facet_of(task)["_producer"],
+        "_schemaURL": SCHEMA_URL,
+        "batchRunId": run_id,
+        "action": "trigger",
+        "batchName": "QUICK",
+        "batchType": "batch",
+        "misDate": "2026-01-31",
+        "monitorUrl": f"{simulator.base_url.rstrip('/')}/runs/{run_id}",
+    }, "no state, failedTasks or childRuns: nothing is claimed about a wait that did not end"
+
+
 def test_a_task_that_started_no_run_reports_no_facet() -> None:
-    lineage = OFSTriggerBatchOperator(task_id="t", batch_name="QUICK").get_openlineage_facets_on_complete(None)
-
-    assert lineage.run_facets == {}
-
-
-def test_a_monitor_url_that_cannot_be_built_leaves_the_rest_of_the_facet(ofs_simulator, monkeypatch):
-    # The connection's own error failed the task already; lineage still says which run it was.
-    monkeypatch.setenv(CONN_ENV_VAR, ofs_simulator.connection_json(monitor_url="{host}/runs/without-the-run-id"))
-    operator = OFSTriggerBatchOperator(task_id="t", batch_name="QUICK", mis_date="2026-01-31")
-    operator.watched_run_id = RUN_ID
-
-    facet = facet_of(operator)
-
-    assert "monitorUrl" not in facet
-    assert facet["batchRunId"] == RUN_ID
-    assert facet["misDate"] == "2026-01-31"
-    assert "state" not in facet, "the wait did not end: no state is claimed"
+    assert facet_of(OFSTriggerBatchOperator(task_id="t", batch_name="QUICK")) is None
 
 
 def test_a_task_whose_arguments_were_refused_before_sending_reports_no_facet_and_no_error() -> None:
@@ -96,4 +102,15 @@ def test_a_task_whose_arguments_were_refused_before_sending_reports_no_facet_and
 
     with pytest.raises(ValueError, match="mis_date"):
         operator._rendered_arguments()
-    assert operator.get_openlineage_facets_on_complete(None).run_facets == {}
+    assert facet_of(operator) is None
+
+
+def test_a_sensor_that_never_had_an_answer_for_its_run_reports_none() -> None:
+    # e.g. its template failed to render: the run id it holds is not a run anybody watched.
+    sensor = OFSBatchRunSensor(task_id="s", batch_run_id="{{ ti.xcom_pull(task_ids='trigger') }}")
+
+    assert facet_of(sensor) is None
+
+
+def test_the_readme_shows_the_schema_url_this_version_sends() -> None:
+    assert f'"_schemaURL": "{SCHEMA_URL}"' in (ROOT / "README.md").read_text()

@@ -564,12 +564,12 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
         )
 
     def _lineage_details(self) -> dict[str, Any]:
-        action = {"action": "restart", "sourceBatchRunId": self._restarted_run} if self._restarted_run else {}
+        restarted = {"action": "restart", "sourceBatchRunId": self._restarted_run} if self._restarted_run else {}
         return {
             **super()._lineage_details(),
             "batchType": self.batch_type,
             "misDate": mis_date_text(self.mis_date),
-            **action,
+            **restarted,
         }
 
     def act(self, context: Context) -> str:

@@ -26,11 +26,16 @@ XCOM_CHILD_RUNS_KEY = "batch_child_runs"
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How the watched run ended, kept on the task (``task.run_outcome``) for the OpenLineage facet."""
+    """How a watched run ended: what ``push_outcome`` pushes, kept on the task for the OpenLineage facet."""
 
     state: str | None
-    failed_tasks: tuple[str, ...]
-    children: tuple[tuple[str, str], ...]
+    failed_tasks: tuple[str, ...] = ()
+    children: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, status: Any, state: Any, failed_tasks: Sequence[str] = ()) -> RunOutcome:
+        """From a ``RunStatus`` and the wait's verdict on it: that ``RunState`` and failed tasks, every child run."""
+        return cls(state.name, tuple(failed_tasks), tuple(children_of(status)))
 
 
 def children_of(status: Any) -> list[tuple[str, str]]:
@@ -53,17 +58,17 @@ def push_run(task: Any, context: Any, run_id: str, url: str | None) -> None:
         ti.xcom_push(key=XCOM_RUN_URL_KEY, value=url)
 
 
-def push_outcome(
-    task: Any, context: Any, state: str | None, failed_tasks: Sequence[str], children: Sequence[tuple[str, str]]
-) -> None:
+def push_outcome(task: Any, context: Any, outcome: RunOutcome) -> None:
     """Push how the watched run ended (its state, the failed tasks or child runs, every child run); keep it too."""
-    task.run_outcome = RunOutcome(state, tuple(failed_tasks), tuple(children))
+    task.run_outcome = outcome
     ti = _task_instance(task, context)
     if ti is None:
         return
-    ti.xcom_push(key=XCOM_STATE_KEY, value=state)
-    ti.xcom_push(key=XCOM_FAILED_TASKS_KEY, value=list(failed_tasks))
-    ti.xcom_push(key=XCOM_CHILD_RUNS_KEY, value=[{"run_id": run_id, "state": name} for run_id, name in children])
+    ti.xcom_push(key=XCOM_STATE_KEY, value=outcome.state)
+    ti.xcom_push(key=XCOM_FAILED_TASKS_KEY, value=list(outcome.failed_tasks))
+    ti.xcom_push(
+        key=XCOM_CHILD_RUNS_KEY, value=[{"run_id": run_id, "state": state} for run_id, state in outcome.children]
+    )
 
 
 class OFSBatchMonitorLink(BaseOperatorLink):  # type: ignore[misc]

@@ -24,6 +24,7 @@ from airflow_provider_ofs.exceptions import (
     OFSSchedulerError,
     OFSTasksOfGroupError,
 )
+from airflow_provider_ofs.published import RunOutcome
 from airflow_provider_ofs.states import RunState, RunStatus
 
 DONE_WITHOUT_FAILURE = frozenset({RunState.SUCCESSFUL, RunState.EXCLUDED})
@@ -299,6 +300,13 @@ class WatchEvent:
             interrupted=payload.get("interrupted") is True,
             children=[(str(run_id), str(state)) for run_id, state in payload.get("children") or []],
         )
+
+    def outcome(self) -> RunOutcome | None:
+        """How the run ended, when the trigger saw it succeed or fail; ``None`` for a timeout or a lost watch."""
+        if self.status not in (EventStatus.SUCCESS, EventStatus.FAILED):
+            return None
+        state = self.state.name if self.state is not None else None
+        return RunOutcome(state, tuple(self.failed_tasks), tuple(self.children))
 
     def error(self, *, run_stopped: bool = False) -> OFSSchedulerError | None:
         """The error this event means for the waiting task; ``None`` for success.

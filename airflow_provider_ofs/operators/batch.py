@@ -36,7 +36,6 @@ from airflow_provider_ofs.published import (
     XCOM_RUN_ID_KEY,
     OFSBatchMonitorLink,
     RunOutcome,
-    children_of,
     push_outcome,
     push_run,
 )
@@ -154,14 +153,14 @@ class OFSBatchRunWaitingOperator(BaseOperator):
                 self.log.info("%s", line)
             assessment = assess(status)
             if assessment.verdict is Verdict.SUCCESS:
-                self._ended(context, status.state.name, [], children_of(status), time.time() - waiting_since)
+                self._ended(context, RunOutcome.of(status, status.state), time.time() - waiting_since)
                 self.log.info("OFS run %s of %s succeeded", run_id, self.batch_name)
                 return run_id
             if assessment.verdict is Verdict.FAILURE:
                 error = run_failed_error(run_id, assessment)
                 if restarts_done >= self.max_restarts:
                     waited = time.time() - waiting_since
-                    self._ended(context, assessment.state.name, assessment.failed_tasks, children_of(status), waited)
+                    self._ended(context, RunOutcome.of(status, assessment.state, assessment.failed_tasks), waited)
                     raise error
                 restarts_done += 1
                 run_id = self._restart(run_id, str(error), restarts_done, context)
@@ -204,9 +203,9 @@ class OFSBatchRunWaitingOperator(BaseOperator):
                     deadline=watched.deadline,
                     waiting_since=time.time() - watched.waited_seconds,
                 )
-            if watched.status in (EventStatus.SUCCESS, EventStatus.FAILED):
-                state = watched.state.name if watched.state is not None else None
-                self._ended(context, state, watched.failed_tasks, watched.children, watched.waited_seconds)
+            outcome = watched.outcome()
+            if outcome is not None:
+                self._ended(context, outcome, watched.waited_seconds)
             stopped = watched.interrupted
             if watched.status is EventStatus.TIMEOUT and not stopped:
                 stopped = self._stop_after_timeout(watched.run_id)
@@ -240,18 +239,11 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         self.watched_run_id = run_id
         push_run(self, context, run_id, self.hook.monitor_url(run_id, self.batch_name))
 
-    def _ended(
-        self,
-        context: Context,
-        state: str | None,
-        failed: Sequence[str],
-        children: Sequence[tuple[str, str]],
-        waited: float,
-    ) -> None:
+    def _ended(self, context: Context, outcome: RunOutcome, waited: float) -> None:
         """The wait ended: push the run's outcome to XCom, and count it (``ofs.run.<batch>.*``)."""
-        push_outcome(self, context, state, failed, children)
-        if state is not None:
-            run_ended(self.batch_name, state, waited)
+        push_outcome(self, context, outcome)
+        if outcome.state is not None:
+            run_ended(self.batch_name, outcome.state, waited)
 
     # ---------------------------------------------------------------------------------- interrupting
 
@@ -459,7 +451,7 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
             self._publish(str(external_id), context)
             status = self._status_of_previous_try
             if status is not None:
-                push_outcome(self, context, status.state.name, [], children_of(status))
+                push_outcome(self, context, RunOutcome.of(status, status.state))
         return self.watched_run_id or str(external_id)
 
     def _restarted(self, run_id: str, context: Context) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, require_name
-from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, children_of, push_outcome, push_run
+from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, push_outcome, push_run
 from airflow_provider_ofs.watching import (
     EventStatus,
     RunProgress,
@@ -139,7 +139,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
             self.log.info("%s", line)
         assessment = assess(status, self._watched_tasks())
         if assessment.verdict is not Verdict.WAIT:
-            push_outcome(self, context, assessment.state.name, assessment.failed_tasks, children_of(status))
+            push_outcome(self, context, RunOutcome.of(status, assessment.state, assessment.failed_tasks))
         if assessment.verdict is Verdict.FAILURE:
             raise run_failed_error(self.batch_run_id, assessment)
         return assessment.verdict is Verdict.SUCCESS
@@ -148,9 +148,9 @@ class OFSBatchRunSensor(BaseSensorOperator):
         """Resume after the trigger's event: return on success, raise otherwise (timeout as a sensor timeout)."""
         watched = WatchEvent.from_payload(event)
         self.watched_run_id = watched.run_id
-        if watched.status in (EventStatus.SUCCESS, EventStatus.FAILED):
-            state = watched.state.name if watched.state is not None else None
-            push_outcome(self, context, state, watched.failed_tasks, watched.children)
+        outcome = watched.outcome()
+        if outcome is not None:
+            push_outcome(self, context, outcome)
         if watched.status is EventStatus.TIMEOUT:
             raise AirflowSensorTimeout(watched.message)
         error = watched.error()

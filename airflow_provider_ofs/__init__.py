@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         OFSCallFailedError,
         OFSCallInterruptedError,
         OFSConnectionConfigError,
+        OFSCredentialsRefusedError,
         OFSInvalidArgumentsError,
         OFSInvalidHeadersError,
         OFSNoExecutableJobError,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         OFSTokenUnavailableError,
         OFSTransportError,
         OFSUnknownCodeError,
+        OFSWatchRefusedError,
     )
 
 
@@ -53,6 +55,7 @@ __all__ = [
     "OFSCallFailedError",
     "OFSCallInterruptedError",
     "OFSConnectionConfigError",
+    "OFSCredentialsRefusedError",
     "OFSInvalidArgumentsError",
     "OFSInvalidHeadersError",
     "OFSNoExecutableJobError",
@@ -67,6 +70,7 @@ __all__ = [
     "OFSTokenUnavailableError",
     "OFSTransportError",
     "OFSUnknownCodeError",
+    "OFSWatchRefusedError",
     "RunState",
     "RunStatus",
     "TaskStatus",

@@ -16,6 +16,10 @@ from typing import Any
 DEFAULT_CONN_ID = "ofs_scheduler_default"
 MIS_DATE_PARAM = "$FICMISDATE$"
 MIS_DATE_FORM = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: ``mis_date`` for "the date of this DAG run", on a schedule, from the UI's Trigger dialog and from
+#: ``airflow dags trigger`` alike: Airflow 3 starts those two without a logical date, where ``{{ ds }}`` is
+#: undefined, and every DAG run has a ``run_after``.
+MIS_DATE_OF_RUN = "{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}"
 BATCH_TYPES = {"batch": "rest", "group": "group"}
 
 

@@ -47,6 +47,10 @@ class OFSAuthenticationError(OFSSchedulerError):
     """Oracle IAM refused the credentials, or ESI refused the bearer token (HTTP 401)."""
 
 
+class OFSCredentialsRefusedError(OFSAuthenticationError, AirflowFailException):
+    """Oracle IAM refused the password or the OAuth client: not retried, since each try could lock the account."""
+
+
 class OFSApiError(OFSSchedulerError):
     """ESI answered a call with a negative ``statusCode``: the call itself did not succeed."""
 
@@ -226,6 +230,10 @@ class OFSRunTimeoutError(OFSSchedulerError):
         last = last_state.describe() if last_state is not None else "unknown (no status read yet)"
         stopped = "; the run was interrupted" if run_stopped else ""
         super().__init__(f"OFS run {run_id} did not finish within {waited_seconds:g} s; last state {last}{stopped}")
+
+
+class OFSWatchRefusedError(OFSSchedulerError, AirflowFailException):
+    """The trigger stopped watching on an error no retry can fix (the connection, the credentials, an argument)."""
 
 
 class OFSRunLostError(OFSSchedulerError, AirflowFailException):

@@ -25,11 +25,21 @@ from urllib.parse import quote, urlencode, urlsplit
 from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
 
 from airflow_provider_ofs.arguments import dynamic_param_list, join_codes, require_name, wire_batch_type
+from airflow_provider_ofs.connection_form import (
+    DEFAULT_LOCALE,
+    DEFAULT_SCOPE,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WORKSPACE_ID,
+    DYNAMIC_PARAMS_FORMATS,
+)
 from airflow_provider_ofs.exceptions import (
     API_ERRORS,
     FailureKind,
+    OFSApiError,
     OFSAuthenticationError,
     OFSConnectionConfigError,
+    OFSCredentialsRefusedError,
+    OFSInvalidHeadersError,
     OFSOutcomeUnknownError,
     OFSTokenUnavailableError,
     OFSTransportError,
@@ -38,14 +48,11 @@ from airflow_provider_ofs.exceptions import (
 from airflow_provider_ofs.states import RunState, RunStatus, TaskStatus
 
 ESI_PATH = "/SchedulerService/rest-api/v1/external/"
-DEFAULT_WORKSPACE_ID = "WS001"
-DEFAULT_LOCALE = "en-US"
-DEFAULT_SCOPE = "urn:opc:idm:__myscopes__ offline_access"
+#: The IAM endpoint's extra field before ``iam_url``: Airflow masks every field whose name holds "token", so
+#: the URL showed as ``***`` in the form and the API. Still read when ``iam_url`` is not set.
+LEGACY_IAM_URL_FIELD = "token_url"
 #: The scope that makes IAM issue a refresh token; a refresh grant asks for the rest of the connection's scope.
 OFFLINE_ACCESS = "offline_access"
-#: ``dynamicParamList`` as a JSON-encoded string (this guide, the default) or as JSON itself (ESI-NOTES 15).
-DYNAMIC_PARAMS_FORMATS = ("string", "object")
-DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRY_ATTEMPTS = 5
 DEFAULT_RETRY_WAIT = 1.0
 #: Most bytes read of one ESI or IAM answer (real ones are a few KiB); a longer answer is refused unread.
@@ -90,7 +97,7 @@ class ConnectionSettings:
     tenant_id: str
     service_id: str
     remote_user: str
-    token_url: str = ""
+    iam_url: str = ""
     username: str = field(default="", repr=False)
     password: str = field(default="", repr=False)
     client_id: str = ""
@@ -116,28 +123,36 @@ class ConnectionSettings:
         login: str | None,
         password: str | None,
         extra: Mapping[str, Any],
+        port: int | None = None,
+        schema: str | None = None,
     ) -> ConnectionSettings:
-        """Validate an Airflow connection's fields; a missing or bad field raises an error naming it."""
+        """Validate an Airflow connection's fields; a missing or bad field raises an error naming it.
+
+        An extra that is absent, ``null`` or blank is not set (Airflow's forms store every empty field as one
+        of these) and takes its default.
+        """
+        extra = {name: value for name, value in extra.items() if not _unset(value)}
 
         def text(name: str) -> str:
-            value = extra.get(name)
-            return "" if value is None else str(value).strip()
+            return str(extra.get(name, "")).strip()
 
         def required(name: str, value: str, where: str) -> str:
             if not value:
                 raise OFSConnectionConfigError(f"Connection {conn_id!r}: {where} {name!r} is required")
             return value
 
-        base_url = required("host", _normalise_base_url(conn_id, host or ""), "field")
+        base_url = required("host", _base_url(conn_id, host or "", port, schema), "field")
         access_token = text("access_token")
         if access_token and not _SENDABLE_TOKEN.fullmatch(access_token):
             raise OFSConnectionConfigError(
                 f"Connection {conn_id!r}: extra field 'access_token' holds whitespace, control or non-ASCII "
                 f"characters, which an HTTP header cannot carry; paste the token alone, on one line"
             )
+        iam_url = text("iam_url") or text(LEGACY_IAM_URL_FIELD)
         login = (login or "").strip()
         if not access_token:
-            for name in ("token_url", "client_id", "client_secret"):
+            required("iam_url", iam_url, "extra field (or a pre-issued 'access_token')")
+            for name in ("client_id", "client_secret"):
                 required(name, text(name), "extra field (or a pre-issued 'access_token')")
             required("login", login, "field (IAM user name, or a pre-issued extra 'access_token')")
             required("password", password or "", "field (IAM password, or a pre-issued extra 'access_token')")
@@ -159,14 +174,14 @@ class ConnectionSettings:
         return cls(
             conn_id=conn_id,
             base_url=base_url,
-            token_url=_normalise_url(text("token_url")),
+            iam_url=_normalise_url(iam_url),
             username=login,
             password=password or "",
             client_id=text("client_id"),
             client_secret=text("client_secret"),
             access_token=access_token,
             scope=text("scope") or DEFAULT_SCOPE,
-            verify=_parse_verify(conn_id, extra.get("verify", True)),
+            verify=_parse_verify(extra.get("verify", True)),
             proxy=_parse_proxy(conn_id, text("proxy")),
             monitor_url=_parse_monitor_url(conn_id, text("monitor_url")),
             timeout=_positive_number(conn_id, "timeout", extra.get("timeout"), DEFAULT_TIMEOUT),
@@ -183,7 +198,7 @@ class ConnectionSettings:
         """Identity of the credentials, for the per-process token cache; a digest, so it holds no secret."""
         identity = "\0".join(
             (
-                self.token_url,
+                self.iam_url,
                 self.client_id,
                 self.client_secret,
                 self.username,
@@ -226,13 +241,46 @@ def _normalise_url(url: str) -> str:
     return url.rstrip("/")
 
 
-def _normalise_base_url(conn_id: str, host: str) -> str:
-    url = _normalise_url(host.strip())
+def _unset(value: Any) -> bool:
+    """Whether an extra's value means "not set": absent, ``null`` or blank, as Airflow's forms store empty fields."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+#: What the connection's ``schema`` may say: the scheme of a host given without one (the HTTP provider's habit).
+URL_SCHEMES = ("https", "http")
+
+
+def _base_url(conn_id: str, host: str, port: int | None, schema: str | None) -> str:
+    """The application base URL from ``host``, completed by the connection's ``port`` and ``schema`` (URI form).
+
+    A scheme in ``host`` wins; else ``schema`` (``http`` or ``https``) gives it; else https. ``port`` is used
+    when ``host`` names none. The part of a pasted URL from ``/SchedulerService`` on is dropped.
+    """
+    host = host.strip()
+    if not host:
+        return ""
+    scheme = (schema or "").strip().lower()
+    if scheme and scheme not in URL_SCHEMES:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: field 'schema' is the scheme of a host given without one, 'http' or "
+            f"'https', not {schema!r}; put a path prefix in 'host', e.g. https://tenant.example.com/app"
+        )
+    url = host if "://" in host else f"{scheme or 'https'}://{host}"
     if "?" in url or "#" in url:
         raise OFSConnectionConfigError(
             f"Connection {conn_id!r}: field 'host' has a query or fragment ('?' or '#'); give the application "
             f"base URL only, e.g. https://tenant.example.com/app"
         )
+    parts = urlsplit(url)
+    try:
+        named_port = parts.port
+    except ValueError:
+        raise OFSConnectionConfigError(f"Connection {conn_id!r}: field 'host' names an invalid port") from None
+    if port and named_port is None:
+        if not 0 < port < 65536:
+            raise OFSConnectionConfigError(f"Connection {conn_id!r}: field 'port' must be 1-65535, not {port}")
+        url = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
+    url = url.rstrip("/")
     # Tolerate a host pasted with the ESI path on it: the connection holds the part before it.
     cut = url.find("/SchedulerService")
     return url[:cut] if cut >= 0 else url
@@ -284,7 +332,7 @@ def monitor_url_for(settings: ConnectionSettings, run_id: str, batch_name: str) 
     )
 
 
-def _parse_verify(conn_id: str, value: Any) -> bool | str:
+def _parse_verify(value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
     text = str(value).strip()
@@ -467,6 +515,24 @@ def build_status(settings: ConnectionSettings, batch_run_id: str, tasks: Sequenc
     if tasks:
         body["tasks"] = list(tasks)
     return _esi_request(settings, Verb.STATUS, body)
+
+
+#: The run id of ``test_connection``'s status call: one that cannot exist, so that the call changes nothing.
+CONNECTION_TEST_RUN_ID = "AIRFLOW_CONNECTION_TEST_NO_SUCH_RUN"
+
+
+def build_probe(settings: ConnectionSettings) -> HttpRequest:
+    """``test_connection``'s status call, for a run id that cannot exist."""
+    return build_status(settings, CONNECTION_TEST_RUN_ID)
+
+
+def probe_verdict(refusal: OFSApiError | None) -> str:
+    """What the probe's answer proves: any API answer but -5 (headers refused) shows that the set-up works."""
+    if refusal is None:
+        return "accepted the token and headers"
+    if isinstance(refusal, OFSInvalidHeadersError):
+        raise refusal
+    return f"accepted the token and headers (a probe run id got code {refusal.code}: {refusal.meaning})"
 
 
 def build_run_action(settings: ConnectionSettings, verb: Verb, batch_name: str, batch_run_id: str) -> HttpRequest:
@@ -756,7 +822,7 @@ def build_token_request(settings: ConnectionSettings, refresh_token: str | None 
             "password": settings.password,
         }
     return HttpRequest(
-        url=settings.token_url,
+        url=settings.iam_url,
         headers={
             "Authorization": f"Basic {basic}",
             "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
@@ -777,11 +843,14 @@ def parse_token_answer(response: HttpResponse, settings: ConnectionSettings, now
     where = f"IAM token request for connection {settings.conn_id!r}"
     if response.status in (400, 401) and answer is not None and "error" in answer:
         reason = redact(str(answer.get("error")), settings.secrets)
-        hint = {
-            "invalid_client": "client_id/client_secret were refused",
-            "invalid_grant": "the user name/password or refresh token was refused",
-        }.get(reason, redact(str(answer.get("error_description") or "refused"), settings.secrets))
-        raise OFSAuthenticationError(f"{where} failed: {reason} ({hint})")
+        refused = _REFUSALS.get(reason)
+        if refused:
+            raise OFSCredentialsRefusedError(
+                f"{where} to {settings.iam_url} failed: {reason}: {refused}. The task is not retried, so that the "
+                f"account is not locked by repeated attempts"
+            )
+        detail = redact(str(answer.get("error_description") or "refused"), settings.secrets)
+        raise OFSAuthenticationError(f"{where} failed: {reason} ({detail})")
     if response.status >= 400:
         raise http_error(where, response)
     if answer is None or not isinstance(answer.get("access_token"), str) or not answer["access_token"]:
@@ -806,6 +875,18 @@ def parse_token_answer(response: HttpResponse, settings: ConnectionSettings, now
         refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
         refresh_at=issued + lifetime - min(60.0, lifetime / 10),
     )
+
+
+#: IAM's refusals of the credentials themselves (RFC 6749 5.2), and what to check for each.
+_REFUSALS = {
+    "invalid_client": "the client_id/client_secret were refused; check extra fields 'client_id' and "
+    "'client_secret' (the application's, in IAM) and that 'iam_url' is the token endpoint of the IAM domain "
+    "that holds it",
+    "invalid_grant": "the user name/password were refused; check fields 'login' and 'password' (an IAM user, "
+    "not locked, whose password has not expired)",
+    "unauthorized_client": "IAM does not let this OAuth client use the password grant; allow the "
+    "'Resource Owner' grant for the application in IAM",
+}
 
 
 def pre_issued_token(settings: ConnectionSettings) -> Token:

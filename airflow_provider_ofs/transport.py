@@ -26,7 +26,13 @@ _PLAIN_HTTP = "Connection %r: %r is a plain http:// URL, so %s sent unencrypted.
 def settings_from_connection(conn_id: str, conn: Any, extra: dict[str, Any]) -> ConnectionSettings:
     """Build validated settings from an Airflow ``Connection`` (sync or async path)."""
     return ConnectionSettings.from_connection(
-        conn_id, host=conn.host, login=conn.login, password=conn.password, extra=extra
+        conn_id,
+        host=conn.host,
+        login=conn.login,
+        password=conn.password,
+        extra=extra,
+        port=conn.port,
+        schema=conn.schema,
     )
 
 
@@ -52,7 +58,7 @@ def check_head(
     if 300 <= status < 400:
         target = urlsplit(urljoin(request.url, location or "")).hostname if location else None
         where = f"a redirect to host {target!r}" if target else "a redirect without a Location"
-        field = "token_url" if request.verb == "token" else "host"
+        field = "iam_url" if request.verb == "token" else "host"
         raise OFSConnectionConfigError(
             f"Connection {settings.conn_id!r}: {_target(request)} at {request.url} answered HTTP {status}, {where}. "
             f"Redirects are not followed: the call was not processed there and nothing was sent on. Set {field!r} "
@@ -102,7 +108,7 @@ def setup_error(settings: ConnectionSettings, request: HttpRequest) -> OFSConnec
             f"accepted, or the handshake failed). Set extra 'verify' to the path of the server's CA bundle (PEM), "
             f"or false to skip verification."
         )
-    field = "token_url" if request.verb == "token" else "host"
+    field = "iam_url" if request.verb == "token" else "host"
     return OFSConnectionConfigError(
         f"Connection {settings.conn_id!r}: {_target(request)} at {request.url} could not be sent; check {field!r}"
     )
@@ -134,7 +140,7 @@ def _target(request: HttpRequest) -> str:
 def warn_if_insecure(settings: ConnectionSettings, log: Any) -> None:
     """Log, once per hook or async client, what the connection sends unprotected.
 
-    No certificate verification (``verify`` false), and each plain-http URL: ``token_url`` carries the IAM
+    No certificate verification (``verify`` false), and each plain-http URL: ``iam_url`` carries the IAM
     password and client secret, ``host`` the bearer token.
     """
     if settings.verify is False:
@@ -144,7 +150,7 @@ def warn_if_insecure(settings: ConnectionSettings, log: Any) -> None:
             settings.conn_id,
             settings.base_url,
         )
-    if settings.token_url.startswith("http://") and not settings.access_token:
-        log.warning(_PLAIN_HTTP, settings.conn_id, "token_url", "the IAM password and client secret are")
+    if settings.iam_url.startswith("http://") and not settings.access_token:
+        log.warning(_PLAIN_HTTP, settings.conn_id, "iam_url", "the IAM password and client secret are")
     if settings.base_url.startswith("http://"):
         log.warning(_PLAIN_HTTP, settings.conn_id, "host", "the bearer token of every ESI call is")

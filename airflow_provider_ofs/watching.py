@@ -23,6 +23,7 @@ from airflow_provider_ofs.exceptions import (
     OFSRunTimeoutError,
     OFSSchedulerError,
     OFSTasksOfGroupError,
+    OFSWatchRefusedError,
 )
 from airflow_provider_ofs.published import RunOutcome
 from airflow_provider_ofs.states import RunState, RunStatus
@@ -235,8 +236,9 @@ class WatchEvent:
     Payload keys: ``status`` (an ``EventStatus`` value), ``run_id``, ``batch_name``, ``state`` (a
     ``RunState`` name, or ``None`` before any status was read), ``failed_tasks`` and ``held_tasks``
     (task codes, or child run ids of a group), ``message``, ``deadline`` (epoch seconds or ``None``),
-    ``waited_seconds``, ``interrupted`` (the trigger interrupted the run at its deadline), and ``children``
-    (``[run id, state name]`` of each child run of a group, when the run ended).
+    ``waited_seconds``, ``interrupted`` (the trigger interrupted the run at its deadline), ``children``
+    (``[run id, state name]`` of each child run of a group, when the run ended), and ``refused`` (an ``error``
+    that no retry can fix: the connection, the credentials or an argument; the task fails at once).
     """
 
     status: EventStatus
@@ -250,6 +252,7 @@ class WatchEvent:
     waited_seconds: float = 0.0
     interrupted: bool = False
     children: list[tuple[str, str]] = field(default_factory=list)
+    refused: bool = False
 
     def payload(self) -> dict[str, Any]:
         """The JSON-serialisable event payload."""
@@ -265,6 +268,7 @@ class WatchEvent:
             "waited_seconds": self.waited_seconds,
             "interrupted": self.interrupted,
             "children": [list(child) for child in self.children],
+            "refused": self.refused,
         }
 
     @classmethod
@@ -299,6 +303,7 @@ class WatchEvent:
             waited_seconds=float(payload.get("waited_seconds") or 0.0),
             interrupted=payload.get("interrupted") is True,
             children=[(str(run_id), str(state)) for run_id, state in payload.get("children") or []],
+            refused=payload.get("refused") is True,
         )
 
     def outcome(self) -> RunOutcome | None:
@@ -325,4 +330,5 @@ class WatchEvent:
             return OFSRunTimeoutError(
                 self.run_id, self.state, self.waited_seconds, run_stopped=run_stopped or self.interrupted
             )
-        return OFSSchedulerError(self.message or f"Watching OFS run {self.run_id} failed")
+        message = self.message or f"Watching OFS run {self.run_id} failed"
+        return OFSWatchRefusedError(message) if self.refused else OFSSchedulerError(message)

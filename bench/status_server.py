@@ -141,7 +141,7 @@ def _basic(user: str, password: str) -> str:
 def connection_dict(base_url: str, ca_file: str | None) -> dict[str, Any]:
     """The ``ofs_scheduler`` connection (JSON form for ``AIRFLOW_CONN_...``) to a bench server."""
     extra: dict[str, Any] = {
-        "token_url": base_url + TOKEN_PATH,
+        "iam_url": base_url + TOKEN_PATH,
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
         "tenant_id": TENANT_ID,

@@ -18,10 +18,12 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import DAG, task
 
-from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
+from airflow_provider_ofs.operators.batch import MIS_DATE_OF_RUN, OFSTriggerBatchOperator
 
 # Seconds between status calls: a minute suits real batches; the demo and the tests shrink it.
 POLL_INTERVAL = float(os.environ.get("OFS_EXAMPLE_POLL_INTERVAL", "60"))
+# The end-of-day rate curve of the run's date (MIS_DATE_OF_RUN's date, without dashes).
+RATE_CURVE = "EOD_{{ (dag_run.logical_date or dag_run.run_after).strftime('%Y%m%d') }}"
 
 with DAG(
     dag_id="ofs_eod_group_to_reporting",
@@ -36,10 +38,10 @@ with DAG(
         task_id="run_eod_group",
         batch_name="OFS_EOD_GROUP",
         batch_type="group",
-        mis_date="{{ ds }}",
+        mis_date=MIS_DATE_OF_RUN,
         group_params={
             "OFS_DAILY_DATA_LOAD": {"taskRuntimeParams": {"LOAD_GL_DATA": {"SOURCE_SYSTEM": "GL_PROD"}}},
-            "OFS_FTP_PROCESS": {"batchParams": {"RATE_CURVE": "EOD_{{ ds_nodash }}"}},
+            "OFS_FTP_PROCESS": {"batchParams": {"RATE_CURVE": RATE_CURVE}},
             "OFS_REG_CAPITAL_CALC": {"batchParams": {"REPORTING_BASIS": "BASEL_III"}},
         },
         max_restarts=1,
@@ -49,13 +51,13 @@ with DAG(
     )
 
     @task
-    def publish_to_reporting(batch_run_id: str, ds: str | None = None) -> dict[str, Any]:
+    def publish_to_reporting(batch_run_id: str, mis_date: str) -> dict[str, Any]:
         """Build the hand-off manifest for regulatory reporting from the finished OFS group run."""
         from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 
         status = OFSSchedulerHook().get_status(batch_run_id)
         manifest = {
-            "mis_date": ds,
+            "mis_date": mis_date,
             "ofs_run_id": status.run_id,
             "ofs_state": status.state.name,
             "batch_runs": {child.run_id: child.state.name for child in status.children},
@@ -63,4 +65,4 @@ with DAG(
         print(f"Handing OFS results to regulatory reporting: {manifest}")
         return manifest
 
-    publish_to_reporting(run_eod_group.output)
+    publish_to_reporting(run_eod_group.output, mis_date=MIS_DATE_OF_RUN)

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from airflow.providers.common.compat.sdk import DAG, task
 
-from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
+from airflow_provider_ofs.operators.batch import MIS_DATE_OF_RUN, OFSTriggerBatchOperator
 from airflow_provider_ofs.sensors.batch import OFSBatchRunSensor
 
 # Seconds between status calls: a minute suits real batches; the demo and the tests shrink it.
@@ -36,7 +36,7 @@ with DAG(
     start_data_load = OFSTriggerBatchOperator(
         task_id="start_data_load",
         batch_name="OFS_DAILY_DATA_LOAD",
-        mis_date="{{ ds }}",
+        mis_date=MIS_DATE_OF_RUN,
         wait_for_completion=False,
     )
 

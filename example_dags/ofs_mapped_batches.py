@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from airflow.providers.common.compat.sdk import DAG, task
 
-from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
+from airflow_provider_ofs.operators.batch import MIS_DATE_OF_RUN, OFSTriggerBatchOperator
 
 # Seconds between status calls: a minute suits real batches; the demo and the tests shrink it.
 POLL_INTERVAL = float(os.environ.get("OFS_EXAMPLE_POLL_INTERVAL", "60"))
@@ -40,7 +40,7 @@ with DAG(
 ) as dag:
     run_batch = OFSTriggerBatchOperator.partial(
         task_id="run_batch",
-        mis_date="{{ ds }}",
+        mis_date=MIS_DATE_OF_RUN,
         deferrable=True,
         poll_interval=POLL_INTERVAL,
         max_restarts=1,

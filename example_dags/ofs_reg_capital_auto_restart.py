@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from airflow.providers.common.compat.sdk import DAG
 
-from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
+from airflow_provider_ofs.operators.batch import MIS_DATE_OF_RUN, OFSTriggerBatchOperator
 
 # Seconds between status calls: a minute suits real batches; the demo and the tests shrink it.
 POLL_INTERVAL = float(os.environ.get("OFS_EXAMPLE_POLL_INTERVAL", "60"))
@@ -36,7 +36,7 @@ with DAG(
     calculate_regulatory_capital = OFSTriggerBatchOperator(
         task_id="calculate_regulatory_capital",
         batch_name="OFS_REG_CAPITAL_CALC",
-        mis_date="{{ ds }}",
+        mis_date=MIS_DATE_OF_RUN,
         max_restarts=2,
         deferrable=True,
         poll_interval=POLL_INTERVAL,

@@ -18,7 +18,7 @@ from airflow_provider_ofs.get_provider_info import CONNECTION_FIELDS, UI_FIELD_B
 
 DISTRIBUTION = "airflow-provider-ofs"
 ROOT = Path(__file__).resolve().parents[1]
-SECRET_FIELDS = {"client_secret", "access_token"}
+SECRET_FIELDS = {"client_secret", "access_token", "proxy"}  # a proxy URL may carry a password
 
 
 @pytest.fixture(scope="module")
@@ -106,14 +106,36 @@ def test_connection_form_lists_every_documented_extra_and_hides_secrets(info):
     (connection_type,) = info["connection-types"]
     fields = connection_type["conn-fields"]
 
-    documented = {"token_url", "client_id", "client_secret", "tenant_id", "service_id", "workspace_id"}
+    documented = {"iam_url", "client_id", "client_secret", "tenant_id", "service_id", "workspace_id"}
     documented |= {"remote_user", "locale", "scope", "verify", "proxy", "access_token", "timeout"}
     documented |= {"dynamic_params_format"}
     assert documented <= set(fields)
     for name, spec in fields.items():
         assert spec["label"], name
         assert (spec["schema"].get("format") == "password") is (name in SECRET_FIELDS), name
-    assert set(connection_type["ui-field-behaviour"]["placeholders"]) >= documented
+    typed = {name for name in documented if "enum" not in fields[name]["schema"]}  # a choice needs no placeholder
+    assert set(connection_type["ui-field-behaviour"]["placeholders"]) >= typed
+
+
+REQUIRED_EXTRAS = {"iam_url", "client_id", "client_secret", "tenant_id", "service_id"}
+
+
+def test_the_form_marks_the_required_extras_and_offers_choices_as_airflow_3_serves_it():
+    """What the 3.x UI receives for each extra field (ProvidersManager's conversion of ``conn-fields``)."""
+    providers_manager = pytest.importorskip("airflow.providers_manager")
+    manager = providers_manager.ProvidersManager()
+    if not hasattr(manager, "_to_api_format"):
+        pytest.skip("this Airflow builds its form from the hook (2.11, 3.0, 3.1)")
+    served = {name: manager._to_api_format(name, spec) for name, spec in CONNECTION_FIELDS.items()}
+
+    # The UI's rule (FlexibleForm isParamRequired): a type without "null" is required.
+    required = {name for name, field in served.items() if "null" not in field["schema"]["type"]}
+    assert required == REQUIRED_EXTRAS
+    assert served["dynamic_params_format"]["schema"]["enum"] == ["string", "object"]
+    assert served["dynamic_params_format"]["value"] == "string"
+    assert {"true", "false"} <= set(served["verify"]["schema"]["examples"])  # suggestions, a path still allowed
+    assert served["iam_url"]["schema"]["title"] == "IAM token endpoint"
+    assert all(field["description"] for field in served.values())
 
 
 def test_airflow_2_form_is_built_from_the_same_fields():
@@ -121,7 +143,17 @@ def test_airflow_2_form_is_built_from_the_same_fields():
 
     assert OFSSchedulerHook.get_ui_field_behaviour() == UI_FIELD_BEHAVIOUR
     widgets = OFSSchedulerHook.get_connection_form_widgets()
-    assert widgets == {} or set(widgets) == set(CONNECTION_FIELDS)
+    if not widgets:
+        return  # Airflow 3 without FAB: the UI reads conn-fields
+    assert set(widgets) == set(CONNECTION_FIELDS)
+    from wtforms import Form
+    from wtforms.validators import InputRequired
+
+    form = type("OFSForm", (Form,), widgets)()
+    required = {name for name in widgets if any(isinstance(v, InputRequired) for v in form[name].validators)}
+    assert required == REQUIRED_EXTRAS
+    assert [value for value, _ in form["dynamic_params_format"].choices] == ["string", "object"]
+    assert form["workspace_id"].data == "WS001"
 
 
 def test_entry_point_resolves_to_get_provider_info():

@@ -21,6 +21,7 @@ from airflow_provider_ofs._compat import amask_secret
 from airflow_provider_ofs.exceptions import (
     FailureKind,
     OFSAlreadyInterruptedError,
+    OFSApiError,
     OFSAuthenticationError,
 )
 from airflow_provider_ofs.protocol import (
@@ -30,10 +31,12 @@ from airflow_provider_ofs.protocol import (
     StatusPoll,
     Token,
     Verb,
+    build_probe,
     build_run_action,
     build_token_request,
     decode_answer,
     parse_token_answer,
+    probe_verdict,
     token_source,
     unauthorized,
 )
@@ -187,6 +190,20 @@ class AsyncESIClient:
             self.log.info("OFS run %s was already interrupted (code -7); nothing to do", batch_run_id)
             return
         self.log.info("Interrupted OFS run %s of %s", batch_run_id, batch_name)
+
+    async def probe(self) -> str:
+        """``test_connection`` on this transport: a token from IAM (unless pre-issued) and the probe status call.
+
+        Each is sent once, without retries; the token is asked for even when the process has one cached, so
+        that this transport's own way to IAM (TLS, proxy) is tried.
+        """
+        if not self.settings.access_token:
+            await self._request_token(None)
+        try:
+            await self._exchange(build_probe(self.settings), self._decode)
+        except OFSApiError as refusal:
+            return probe_verdict(refusal)
+        return probe_verdict(None)
 
     def _decode(self, response: HttpResponse, verb: str) -> dict[str, Any]:
         """``decode_answer`` with the connection's secrets redacted from any server text it quotes."""

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_ofs._compat import BaseHook, mask_secret
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID
+from airflow_provider_ofs.connection_form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_ofs.exceptions import (
     FailureKind,
     OFSAlreadyInterruptedError,
     OFSApiError,
     OFSAuthenticationError,
-    OFSInvalidHeadersError,
     OFSSchedulerError,
 )
-from airflow_provider_ofs.get_provider_info import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
 from airflow_provider_ofs.protocol import (
     ConnectionSettings,
     HttpRequest,
@@ -25,13 +26,14 @@ from airflow_provider_ofs.protocol import (
     StatusPoll,
     Token,
     Verb,
+    build_probe,
     build_run_action,
-    build_status,
     build_token_request,
     build_trigger,
     decode_answer,
     monitor_url_for,
     parse_token_answer,
+    probe_verdict,
     run_id_from,
     token_source,
     unauthorized,
@@ -55,8 +57,6 @@ if TYPE_CHECKING:
     import requests
 
     from airflow_provider_ofs.hooks.async_client import AsyncESIClient
-
-CONNECTION_TEST_RUN_ID = "AIRFLOW_CONNECTION_TEST_NO_SUCH_RUN"
 
 T = TypeVar("T")
 
@@ -91,19 +91,33 @@ class OFSSchedulerHook(BaseHook):
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra connection form fields for the Airflow 2.11 UI, built from the same field list as 3.x."""
+        """Extra connection form fields for the Airflow 2.11 UI, built from the same field list as 3.x.
+
+        A field whose schema type has no ``null`` is required, an ``enum`` is a choice, a ``default`` fills it.
+        """
         try:
-            from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+            from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget, Select2Widget
             from flask_babel import lazy_gettext
-            from wtforms import PasswordField, StringField
+            from wtforms import PasswordField, SelectField, StringField
+            from wtforms.validators import InputRequired, Optional
         except ImportError:  # Airflow 3 without FAB: the UI reads conn-fields from the provider info
             return {}
         widgets: dict[str, Any] = {}
         for name, spec in CONNECTION_FIELDS.items():
-            if spec["schema"].get("format") == "password":
-                widgets[name] = PasswordField(lazy_gettext(spec["label"]), widget=BS3PasswordFieldWidget())
+            schema = spec["schema"]
+            options = {
+                "label": lazy_gettext(spec["label"]),
+                "description": spec.get("description"),
+                "validators": [Optional() if "null" in schema["type"] else InputRequired()],
+                "default": schema.get("default"),
+            }
+            if "enum" in schema:
+                choices = [(value, value) for value in schema["enum"]]
+                widgets[name] = SelectField(choices=choices, widget=Select2Widget(), **options)
+            elif schema.get("format") == "password":
+                widgets[name] = PasswordField(widget=BS3PasswordFieldWidget(), **options)
             else:
-                widgets[name] = StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget())
+                widgets[name] = StringField(widget=BS3TextFieldWidget(), **options)
         return widgets
 
     # ------------------------------------------------------------------------------------- settings
@@ -189,28 +203,47 @@ class OFSSchedulerHook(BaseHook):
         return self._token().access_token
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the fields, obtain a token and show it to ESI (address, TLS, headers); say why when it fails."""
+        """Check what the tasks will use, on both transports: the fields, a token from IAM, a call to ESI.
+
+        The worker's path (requests) and the triggerer's (aiohttp) each obtain a token and reach ESI with
+        the connection's TLS and proxy settings, so the test is green only when both would work. Messages
+        name no connection id: Airflow's UI tests a copy under a made-up one.
+        """
         try:
             settings = self.settings
             self.get_token()
             answer = self._probe_esi()
+            self._probe_deferrable_path()
         except OFSSchedulerError as error:
-            return False, str(error)
+            return False, _without_conn_id(str(error), self.ofs_conn_id)
         except Exception as error:
-            return False, f"{type(error).__name__}: {error}"
-        source = "pre-issued access token" if settings.access_token else f"token from {settings.token_url}"
-        return True, f"Connection {self.ofs_conn_id!r} is usable: {source}; ESI at {settings.base_url} {answer}"
+            return False, _without_conn_id(f"{type(error).__name__}: {error}", self.ofs_conn_id)
+        source = "pre-issued access token" if settings.access_token else f"token from {settings.iam_url}"
+        return True, (
+            f"Connection is usable: {source}; ESI at {settings.base_url} {answer}; "
+            f"the deferrable path (triggerer) reached both too"
+        )
 
     def _probe_esi(self) -> str:
         """One status call (no retries) for a run id that cannot exist; any API answer but -5 proves the set-up."""
-        request = build_status(self.settings, CONNECTION_TEST_RUN_ID)
         try:
-            self._exchange(request, self._decode)
-        except OFSInvalidHeadersError:
-            raise
-        except OFSApiError as error:
-            return f"accepted the token and headers (a probe run id got code {error.code}: {error.meaning})"
-        return "accepted the token and headers"
+            self._exchange(build_probe(self.settings), self._decode)
+        except OFSApiError as refusal:
+            return probe_verdict(refusal)
+        return probe_verdict(None)
+
+    def _probe_deferrable_path(self) -> None:
+        """The same checks through the async client, on an event loop of its own in another thread."""
+        from airflow_provider_ofs.hooks.async_client import AsyncESIClient, close_shared_sessions
+
+        async def probe() -> None:
+            try:
+                await AsyncESIClient(self.settings, self.log).probe()
+            finally:
+                await close_shared_sessions()
+
+        with ThreadPoolExecutor(max_workers=1) as thread:  # whatever loop this thread may be running
+            thread.submit(asyncio.run, probe()).result()
 
     # ------------------------------------------------------------------------------- async (triggers)
 
@@ -374,3 +407,8 @@ def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKi
     if isinstance(reason, ProxyError):  # the proxy itself could not be reached: nothing went further
         reason = reason.original_error
     return FailureKind.NOT_CONNECTED if isinstance(reason, NewConnectionError) else FailureKind.DROPPED
+
+
+def _without_conn_id(message: str, conn_id: str) -> str:
+    """A message about a connection, without its id (``test_connection`` runs on a copy with a made-up one)."""
+    return message.replace(f"Connection {conn_id!r}: ", "").replace(f" of connection {conn_id!r}", "")

@@ -18,6 +18,7 @@ from airflow_provider_ofs._compat import (
 )
 from airflow_provider_ofs.arguments import (
     DEFAULT_CONN_ID,
+    MIS_DATE_OF_RUN,
     encode_dynamic_params,
     join_codes,
     mis_date_text,
@@ -695,6 +696,7 @@ class OFSInterruptBatchOperator(BaseOperator):
 
 
 __all__ = [
+    "MIS_DATE_OF_RUN",
     "XCOM_RUN_ID_KEY",
     "OFSBatchRunActionOperator",
     "OFSBatchRunWaitingOperator",

@@ -199,7 +199,7 @@ class Simulator:
     def connection_dict(self, conn_type: str = "ofs_scheduler", **extra_overrides: Any) -> dict[str, Any]:
         creds = self.credentials
         extra: dict[str, Any] = {
-            "token_url": self.token_url,
+            "iam_url": self.token_url,
             "client_id": creds.client_id,
             "client_secret": creds.client_secret,
             "tenant_id": creds.tenant_id,

@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from airflow.providers.common.compat.sdk import AirflowFailException
+
 from airflow_provider_ofs._compat import BaseTrigger, TriggerEvent
-from airflow_provider_ofs.exceptions import OFSNotOngoingError, OFSTasksOfGroupError
+from airflow_provider_ofs.exceptions import OFSNotOngoingError
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.published import children_of
 from airflow_provider_ofs.states import RunState, RunStatus
@@ -154,13 +156,13 @@ class OFSBatchRunTrigger(BaseTrigger):
                 await asyncio.sleep(max(0.0, pause))
         except Exception as error:  # the completion method must run, so every failure becomes an event
             self.log.warning("Stopped watching OFS run %s: %s", self.batch_run_id, error)
+            state, held = (last.state, last.held_tasks) if last else (None, [])
+            if isinstance(error, AirflowFailException):  # no retry can fix it, and nothing was lost
+                return self._event(EventStatus.ERROR, str(error), state, held_tasks=held, refused=True)
             message = (
-                str(error)  # the watch itself was asked wrongly: nothing was lost
-                if isinstance(error, OFSTasksOfGroupError)
-                else f"Lost track of OFS run {self.batch_run_id} ({type(error).__name__}: {error}). "
+                f"Lost track of OFS run {self.batch_run_id} ({type(error).__name__}: {error}). "
                 f"The run may still be going; a retry of the task reconnects to it when durable."
             )
-            state, held = (last.state, last.held_tasks) if last else (None, [])
             return self._event(EventStatus.ERROR, message, state, held_tasks=held)
 
     def _final(self, status: RunStatus, assessment: Assessment) -> WatchEvent:
@@ -214,6 +216,7 @@ class OFSBatchRunTrigger(BaseTrigger):
         waited: float | None = None,
         interrupted: bool = False,
         children: list[tuple[str, str]] | None = None,
+        refused: bool = False,
     ) -> WatchEvent:
         return WatchEvent(
             status=status,
@@ -227,6 +230,7 @@ class OFSBatchRunTrigger(BaseTrigger):
             waited_seconds=round(time.time() - self.waiting_since if waited is None else waited, 3),
             interrupted=interrupted,
             children=children or [],
+            refused=refused,
         )
 
     async def on_kill(self) -> None:

@@ -12,7 +12,7 @@ LOGIN = "batch_user"
 PASSWORD = "user-password-1"
 
 _EXTRA: dict[str, Any] = {
-    "token_url": "https://iam.example.com/oauth2/v1/token",
+    "iam_url": "https://iam.example.com/oauth2/v1/token",
     "client_id": "client-id-1",
     "client_secret": "client-secret-1",
     "tenant_id": "TENANT_1",
@@ -28,9 +28,13 @@ def make_settings(
     host: str | None = HOST,
     login: str | None = LOGIN,
     password: str | None = PASSWORD,
+    port: int | None = None,
+    schema: str | None = None,
     drop: tuple[str, ...] = (),
     **extra: Any,
 ) -> ConnectionSettings:
     """Settings from a complete connection; ``extra`` overrides extras, ``drop`` removes extras."""
     fields = {key: value for key, value in {**_EXTRA, **extra}.items() if key not in drop}
-    return ConnectionSettings.from_connection(conn_id, host=host, login=login, password=password, extra=fields)
+    return ConnectionSettings.from_connection(
+        conn_id, host=host, login=login, password=password, extra=fields, port=port, schema=schema
+    )

@@ -91,7 +91,7 @@ def test_request_reprs_show_neither_headers_nor_body():
     assert "client-secret-1" not in text
     assert token_request.headers["Authorization"] not in text
     assert JWT not in text
-    assert settings.token_url in text  # the repr still says where the call goes
+    assert settings.iam_url in text  # the repr still says where the call goes
 
 
 def test_response_repr_shows_no_body():

@@ -42,7 +42,7 @@ def test_optional_extras_override_the_defaults():
     assert settings.retry_wait == 0.02
 
 
-@pytest.mark.parametrize("extra_field", ["tenant_id", "service_id", "token_url", "client_id", "client_secret"])
+@pytest.mark.parametrize("extra_field", ["tenant_id", "service_id", "iam_url", "client_id", "client_secret"])
 def test_missing_required_extra_names_the_field_and_the_connection(extra_field):
     with pytest.raises(OFSConnectionConfigError) as raised:
         make_settings(drop=(extra_field,))
@@ -51,7 +51,7 @@ def test_missing_required_extra_names_the_field_and_the_connection(extra_field):
     assert repr(CONN_ID) in str(raised.value)
 
 
-@pytest.mark.parametrize("extra_field", ["tenant_id", "service_id", "token_url", "client_id", "client_secret"])
+@pytest.mark.parametrize("extra_field", ["tenant_id", "service_id", "iam_url", "client_id", "client_secret"])
 def test_blank_required_extra_counts_as_missing(extra_field):
     with pytest.raises(OFSConnectionConfigError, match=repr(extra_field)):
         make_settings(**{extra_field: "   "})
@@ -73,13 +73,13 @@ def test_pre_issued_access_token_needs_no_iam_fields():
     settings = make_settings(
         login=None,
         password=None,
-        drop=("token_url", "client_id", "client_secret"),
+        drop=("iam_url", "client_id", "client_secret"),
         access_token="pre-issued-token",
         remote_user="exec_user",
     )
 
     assert settings.access_token == "pre-issued-token"
-    assert settings.token_url == ""
+    assert settings.iam_url == ""
 
 
 def test_pre_issued_access_token_without_login_still_needs_a_remote_user():
@@ -104,11 +104,8 @@ def test_host_is_normalised_to_the_application_base_url(host, base_url):
     assert make_settings(host=host).base_url == base_url
 
 
-def test_token_url_without_scheme_means_https():
-    assert (
-        make_settings(token_url="iam.example.com/oauth2/v1/token").token_url
-        == "https://iam.example.com/oauth2/v1/token"
-    )
+def test_iam_url_without_scheme_means_https():
+    assert make_settings(iam_url="iam.example.com/oauth2/v1/token").iam_url == "https://iam.example.com/oauth2/v1/token"
 
 
 @pytest.mark.parametrize(
@@ -178,7 +175,7 @@ def test_same_identity_under_two_connection_ids_shares_a_cache_key():
         {"password": "other-password"},
         {"client_id": "other-client"},
         {"client_secret": "other-secret"},
-        {"token_url": "https://other-iam.example.com/oauth2/v1/token"},
+        {"iam_url": "https://other-iam.example.com/oauth2/v1/token"},
         {"access_token": "pre-issued"},
     ],
 )
@@ -194,7 +191,7 @@ def test_settings_are_immutable():
 
 
 def test_from_connection_accepts_an_empty_extra_only_to_report_what_is_missing():
-    with pytest.raises(OFSConnectionConfigError, match="'token_url'"):
+    with pytest.raises(OFSConnectionConfigError, match="'iam_url'"):
         ConnectionSettings.from_connection("bare", host="h", login="u", password="p", extra={})
 
 

@@ -9,6 +9,7 @@ import threading
 from urllib.parse import parse_qs
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_ofs.exceptions import FailureKind, OFSAuthenticationError, OFSTransportError
 from airflow_provider_ofs.protocol import (
@@ -143,8 +144,10 @@ def test_refused_credentials_say_which_ones(error, reason, status):
     assert error in message
     assert reason in message
     assert repr(CONN_ID) in message
+    assert make_settings().iam_url in message
     assert "user-password-1" not in message
     assert "client-secret-1" not in message
+    assert isinstance(raised.value, AirflowFailException), "a retry could lock the account"
 
 
 def test_other_oauth_errors_carry_the_server_description():

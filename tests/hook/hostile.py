@@ -58,7 +58,7 @@ class HostileServer:
     def iam_connection(self, esi_host: str = "http://127.0.0.1:9", **extra: Any) -> dict[str, Any]:
         """A connection whose IAM token endpoint is this server (the password grant)."""
         base = {
-            "token_url": f"{self.url}/oauth2/v1/token",
+            "iam_url": f"{self.url}/oauth2/v1/token",
             "client_id": "client-7f3a",
             "client_secret": "CLIENT-SECRET-7f3a",
             "tenant_id": "T",

@@ -133,7 +133,7 @@ def test_pre_issued_access_token_makes_no_token_request(sim, connect_dict):
     token = issue_token_out_of_band(sim)
     before = sim.journal.token_requests()
     conn = sim.connection_dict(access_token=token, retry_wait=0.02)
-    for name in ("token_url", "client_id", "client_secret"):
+    for name in ("iam_url", "client_id", "client_secret"):
         del conn["extra"][name]
     conn["password"] = None
     hook = connect_dict(conn)

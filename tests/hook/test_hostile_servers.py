@@ -64,7 +64,7 @@ def test_a_redirect_from_the_token_endpoint_sends_the_password_nowhere(hostile, 
     assert f"HTTP {code}" in message
     assert "'localhost'" in message  # the Location host
     assert "not processed" in message
-    assert "'token_url'" in message
+    assert "'iam_url'" in message
     assert "USER-PASSWORD-7f3a" not in message
     assert thief.received == []
     assert len(iam.received) == 1  # not retried either
@@ -279,7 +279,7 @@ def test_an_unreadable_gzip_body_on_plain_http_says_nothing_of_tls(hostile, conn
 # ------------------------------------------------------------------------- 7: credentials over plain http
 
 
-def test_plain_http_token_url_and_host_are_warned_about_once_per_hook(ofs_simulator_factory, connect, logs):
+def test_plain_http_iam_url_and_host_are_warned_about_once_per_hook(ofs_simulator_factory, connect, logs):
     from tests.hook.conftest import CATALOGUE
 
     hook = connect(ofs_simulator_factory(CATALOGUE))
@@ -287,7 +287,7 @@ def test_plain_http_token_url_and_host_are_warned_about_once_per_hook(ofs_simula
 
     warnings = [line for line in logs.messages("warning") if "plain http://" in line]
     assert len(warnings) == 2
-    assert any("'token_url'" in line and "password" in line for line in warnings)
+    assert any("'iam_url'" in line and "password" in line for line in warnings)
     assert any("'host'" in line and "bearer token" in line for line in warnings)
 
 
@@ -297,6 +297,6 @@ def test_plain_http_is_warned_about_on_the_async_path_too(hostile, connect_dict,
     async_status()
 
     warnings = [line for line in logs.messages("warning") if "plain http://" in line]
-    assert len(warnings) == 1  # the host only: a pre-issued token needs no token_url
+    assert len(warnings) == 1  # the host only: a pre-issued token needs no iam_url
     assert "'host'" in warnings[0]
     assert "pre-issued-7f3a" not in warnings[0]

@@ -7,20 +7,42 @@ import pytest
 from tests.hook.conftest import closed_port
 
 
-def test_usable_connection_reports_success(sim, connect):
+def test_usable_connection_reports_success_without_naming_a_connection_id(sim, connect):
     ok, message = connect(sim).test_connection()
 
     assert ok, message
-    assert repr("ofs_scheduler_default") in message
+    assert message.startswith("Connection is usable")
+    assert "ofs_scheduler_default" not in message  # Airflow's UI tests a copy under a made-up id
     assert sim.token_url in message
     assert sim.journal.runs_created() == 0
 
 
-def test_success_means_esi_accepted_the_token_and_headers(sim, connect):
-    connect(sim).test_connection()
+def test_success_means_both_transports_got_a_token_and_esi_accepted_it(sim, connect):
+    ok, message = connect(sim).test_connection()
 
-    assert sim.journal.count("status") == 1
-    assert sim.journal.entries("status")[0].http_status != 401
+    assert ok, message
+    assert sim.journal.count("token") == 2  # the worker's path (requests) and the triggerer's (aiohttp)
+    statuses = sim.journal.entries("status")
+    assert len(statuses) == 2
+    assert all(entry.http_status != 401 for entry in statuses)
+
+
+def test_a_setting_only_the_deferrable_path_refuses_makes_the_test_fail(sim, connect):
+    """Over http, requests ignores ``verify``; the triggerer's aiohttp refuses a CA bundle it cannot read."""
+    ok, message = connect(sim, verify="/no/such/ca-bundle.pem").test_connection()
+
+    assert not ok
+    assert "'verify'" in message
+    assert "/no/such/ca-bundle.pem" in message
+
+
+def test_a_form_made_connection_with_every_empty_field_null_is_usable(sim, connect_dict):
+    conn = sim.connection_dict()
+    conn["extra"] |= {"verify": None, "timeout": None, "proxy": None, "locale": "", "access_token": None}
+
+    ok, message = connect_dict(conn).test_connection()
+
+    assert ok, message
 
 
 def test_bad_password_says_the_user_name_or_password_was_refused(sim, connect_dict):
@@ -45,7 +67,7 @@ def test_bad_client_secret_says_the_client_was_refused(sim, connect):
 
 
 def test_unreachable_token_endpoint_says_it_could_not_connect(sim, connect):
-    hook = connect(sim, token_url=f"http://127.0.0.1:{closed_port()}/oauth2/v1/token", retry_attempts=2)
+    hook = connect(sim, iam_url=f"http://127.0.0.1:{closed_port()}/oauth2/v1/token", retry_attempts=2)
 
     ok, message = hook.test_connection()
 
@@ -83,7 +105,7 @@ def test_refused_pre_issued_token_says_so(sim, connect):
 
 
 @pytest.mark.parametrize("field", ["tenant_id", "service_id", "client_id"])
-def test_missing_field_names_the_field_and_the_connection(sim, connect_dict, field):
+def test_missing_field_names_the_field_and_no_connection_id(sim, connect_dict, field):
     conn = sim.connection_dict()
     del conn["extra"][field]
 
@@ -91,7 +113,7 @@ def test_missing_field_names_the_field_and_the_connection(sim, connect_dict, fie
 
     assert not ok
     assert repr(field) in message
-    assert repr("ofs_incomplete") in message
+    assert "ofs_incomplete" not in message
 
 
 def test_missing_host_names_the_field(sim, connect_dict):

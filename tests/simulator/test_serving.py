@@ -27,7 +27,7 @@ def test_connection_json_and_env_line(sim: Simulator) -> None:
     assert conn["host"] == sim.base_url
     assert (conn["login"], conn["password"]) == (SECRETS.username, SECRETS.password)
     extra = conn["extra"]
-    assert extra["token_url"] == sim.token_url
+    assert extra["iam_url"] == sim.token_url
     assert extra["client_id"] == SECRETS.client_id
     assert extra["client_secret"] == SECRETS.client_secret
     assert (extra["tenant_id"], extra["service_id"], extra["workspace_id"]) == ("TEN_X", "SVC_Y", "WS009")
@@ -164,7 +164,7 @@ def test_cli_prints_connection_and_stops_on_sigterm(tmp_path: Path) -> None:
         conn = json.loads(env_lines[0].strip()[len("AIRFLOW_CONN_OFS_SCHEDULER_DEFAULT='") : -1])
         extra = conn["extra"]
         token = requests.post(
-            extra["token_url"],
+            extra["iam_url"],
             auth=(extra["client_id"], extra["client_secret"]),
             data={"grant_type": "password", "username": conn["login"], "password": conn["password"]},
             timeout=10,

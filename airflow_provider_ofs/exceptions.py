@@ -7,13 +7,17 @@ a transient network error) stay retryable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_ofs.states import RunState
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class OFSSchedulerError(AirflowException):
@@ -255,3 +259,20 @@ class OFSRunLostError(OFSSchedulerError, AirflowFailException):
 
 class OFSTokenUnavailableError(OFSSchedulerError):
     """Oracle IAM could not issue a token within the retry budget (down, throttled or answering garbage)."""
+
+
+def fails_plainly(method: Callable[P, R]) -> Callable[P, R]:
+    """Raise an error that fails the task at once without the provider's frames below the task's method.
+
+    Its message says what was wrong and what to do; a deep stack of HTTP and parsing frames would push
+    it off the screen of Airflow's log view. The error is the same object, raised from the decorated method.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except AirflowFailException as error:
+            raise error.with_traceback(None) from None
+
+    return wrapper

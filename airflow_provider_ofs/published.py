@@ -14,7 +14,7 @@ from airflow_provider_ofs._compat import BaseOperatorLink
 
 #: The id of the run the task started or watches, pushed as soon as the run exists (before waiting).
 XCOM_RUN_ID_KEY = "batch_run_id"
-#: The run's page in the OFS Batch Monitor, from the connection's ``monitor_url`` (absent without one).
+#: The run's page in the OFS Batch Monitor, from the connection's ``monitor_url`` (``None`` without one).
 XCOM_RUN_URL_KEY = "batch_run_url"
 #: When the wait ends: the run's final state name (a ``RunState`` name, e.g. ``SUCCESSFUL``, ``FAILED``).
 XCOM_STATE_KEY = "batch_run_state"
@@ -49,13 +49,16 @@ def _task_instance(task: Any, context: Any) -> Any:
 
 
 def push_run(task: Any, context: Any, run_id: str, url: str | None) -> None:
-    """Push the run id (and its Batch Monitor URL when the connection has a ``monitor_url``)."""
+    """Push the run id, and its Batch Monitor URL (``None`` when the connection has no ``monitor_url``).
+
+    The URL's key is pushed even without one: Airflow 3 reads every task's extra link when the task ends,
+    and a missing XCom logs an error there.
+    """
     ti = _task_instance(task, context)
     if ti is None:
         return
     ti.xcom_push(key=XCOM_RUN_ID_KEY, value=run_id)
-    if url:
-        ti.xcom_push(key=XCOM_RUN_URL_KEY, value=url)
+    ti.xcom_push(key=XCOM_RUN_URL_KEY, value=url)
 
 
 def push_outcome(task: Any, context: Any, outcome: RunOutcome) -> None:

@@ -7,10 +7,13 @@ except the sync hook loading the async client where a coroutine needs it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
 from airflow_provider_ofs.exceptions import FailureKind, OFSConnectionConfigError, OFSTransportError
 from airflow_provider_ofs.protocol import MAX_ANSWER_BYTES, ConnectionSettings, HttpRequest, proxy_for
@@ -34,6 +37,18 @@ def settings_from_connection(conn_id: str, conn: Any, extra: dict[str, Any]) -> 
         port=conn.port,
         schema=conn.schema,
     )
+
+
+@contextmanager
+def defined_connection(conn_id: str) -> Iterator[None]:
+    """Turn Airflow's "connection not defined" into a configuration error, which no retry can fix."""
+    try:
+        yield
+    except AirflowNotFoundException:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r} is not defined: add it (Admin > Connections, `airflow connections add`, an "
+            f"AIRFLOW_CONN_{conn_id.upper()} variable or a secrets backend) where the task and the triggerer run"
+        ) from None
 
 
 def proxy_chooser(settings: ConnectionSettings) -> Callable[[str], str | None]:

@@ -50,6 +50,7 @@ from airflow_provider_ofs.transport import (
     AnswerBody,
     ca_bundle_version,
     check_head,
+    defined_connection,
     proxy_chooser,
     settings_from_connection,
     setup_error,
@@ -111,7 +112,8 @@ async def _read_settings(
 ) -> ConnectionSettings:
     from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
 
-    conn = await get_async_connection(conn_id, hook)
+    with defined_connection(conn_id):
+        conn = await get_async_connection(conn_id, hook)
     settings = settings_from_connection(conn_id, conn, await get_async_extra_dejson(conn))
     known[conn_id] = (time.monotonic() + SETTINGS_TTL, settings)
     return settings

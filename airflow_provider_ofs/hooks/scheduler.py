@@ -46,6 +46,7 @@ from airflow_provider_ofs.transport import (
     REFRESH_REFUSED,
     AnswerBody,
     check_head,
+    defined_connection,
     proxy_chooser,
     settings_from_connection,
     setup_error,
@@ -125,7 +126,8 @@ class OFSSchedulerHook(BaseHook):
     @cached_property
     def settings(self) -> ConnectionSettings:
         """The connection's fields, validated (missing fields raise an error naming them)."""
-        conn = self.get_connection(self.ofs_conn_id)
+        with defined_connection(self.ofs_conn_id):
+            conn = self.get_connection(self.ofs_conn_id)
         return settings_from_connection(self.ofs_conn_id, conn, conn.extra_dejson)
 
     @cached_property

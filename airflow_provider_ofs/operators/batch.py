@@ -31,6 +31,7 @@ from airflow_provider_ofs.exceptions import (
     OFSOutcomeUnknownError,
     OFSRunTimeoutError,
     OFSSchedulerError,
+    fails_plainly,
 )
 from airflow_provider_ofs.metrics import run_ended
 from airflow_provider_ofs.published import (
@@ -191,6 +192,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
             trigger=trigger, method_name="execute_complete", kwargs={"restarts_done": restarts_done}, timeout=None
         )
 
+    @fails_plainly
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None, restarts_done: int = 0) -> str:
         """Resume after the trigger's event: succeed, restart and defer again, or fail naming the run."""
         watched = WatchEvent.from_payload(event)
@@ -318,6 +320,7 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
         self._status_of_previous_try: RunStatus | None = None
         self._retrying = True
 
+    @fails_plainly
     def execute(self, context: Context) -> str:
         """Act (or reconnect to the run a previous try produced), then wait as configured; return the run id."""
         self._retrying = is_airflow_retry(context.get("ti"), self.retries)
@@ -687,6 +690,7 @@ class OFSInterruptBatchOperator(BaseOperator):
             if not is_template(value):
                 require_name(name, value)
 
+    @fails_plainly
     def execute(self, context: Context) -> str:
         """Interrupt the run."""
         from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook

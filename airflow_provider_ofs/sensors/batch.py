@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, require_name
+from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, push_outcome, push_run
 from airflow_provider_ofs.watching import (
     EventStatus,
@@ -95,6 +96,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         codes = self.tasks.split(",") if isinstance(self.tasks, str) else [str(code) for code in self.tasks]
         return [code.strip() for code in codes if code.strip()] or None
 
+    @fails_plainly
     def execute(self, context: Context) -> Any:
         """Poke (or reschedule) as usual, or defer to the trigger when ``deferrable``."""
         require_name("batch_run_id", self.batch_run_id)
@@ -144,6 +146,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
             raise run_failed_error(self.batch_run_id, assessment)
         return assessment.verdict is Verdict.SUCCESS
 
+    @fails_plainly
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger's event: return on success, raise otherwise (timeout as a sensor timeout)."""
         watched = WatchEvent.from_payload(event)

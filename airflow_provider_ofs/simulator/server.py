@@ -473,8 +473,9 @@ def build_app(state: SimulatorState, path_prefix: str = "") -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[STATE_KEY] = state
     esi = EsiHandler(state)
-    app.router.add_post(TOKEN_PATH, TokenHandler(state))
-    app.router.add_post(f"{path_prefix}{ESI_PATH}/{{verb:(?:{'|'.join(VERBS)})}}", esi)
+    # Bound ``__call__`` methods: aiohttp deprecates handlers that are not coroutine functions (callable objects).
+    app.router.add_post(TOKEN_PATH, TokenHandler(state).__call__)
+    app.router.add_post(f"{path_prefix}{ESI_PATH}/{{verb:(?:{'|'.join(VERBS)})}}", esi.__call__)
     app.router.add_routes(AdminHandlers(state).routes())
     return app
 

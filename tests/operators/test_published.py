@@ -165,6 +165,7 @@ def published(request, airflow_cli, tmp_path_factory):
         run = airflow_cli.dags_test(DAG_ID, env=env)
         values = xcoms(airflow_cli.home)
         assert ("group", "batch_run_id") in values, run.output[-4000:]
+        simulator.airflow_output = run.output
         simulator.statsd_lines = statsd.lines()
         simulator.lineage = final_facets(events_file)
         yield request.param, simulator, values, {**airflow_cli.env, **env}, airflow_cli.home
@@ -197,6 +198,13 @@ def test_the_batch_monitor_link_leads_to_the_run_only_when_the_connection_has_a_
         assert values.get((task_id, "batch_run_url")) == expected
         if LINKS_READABLE:
             assert extra_link(home, env, task_id) == (expected or ""), "no monitor_url: no broken link"
+
+
+def test_a_connection_without_monitor_url_logs_no_missing_xcom_error(published):
+    """Airflow 3 reads each task's extra link when it ends: the URL's XCom must exist, null without a template."""
+    _, simulator, _, _, _ = published
+
+    assert "XCom not found" not in simulator.airflow_output
 
 
 def test_esi_calls_token_requests_and_run_ends_are_counted_under_the_ofs_prefix(published):

@@ -196,3 +196,22 @@ def test_cli_prints_connection_and_stops_on_sigterm(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_simulator_serves_with_deprecation_warnings_as_errors():
+    """A user's test suite may run under ``-W error::DeprecationWarning``; ours hides those warnings."""
+    script = (
+        "from airflow_provider_ofs.simulator.simulator import Simulator\n"
+        "import urllib.request\n"
+        "with Simulator() as sim:\n"
+        "    urllib.request.urlopen(sim.admin_url + '/health', timeout=10).read()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]

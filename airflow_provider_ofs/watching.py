@@ -117,8 +117,9 @@ def raise_watch_failure(error: OFSSchedulerError, run_id: str, batch_name: str, 
 class RunProgress:
     """Remembers what was last logged about a run, so each change is logged once and not every poll."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, poll_interval: float | None = None) -> None:
         self.run_id = run_id
+        self.poll_interval = poll_interval
         self.last_state: RunState | None = None
         self._parts: dict[str, RunState] = {}
         self._held: list[str] = []
@@ -126,8 +127,8 @@ class RunProgress:
     def update(self, status: RunStatus) -> list[str]:
         """Log lines for what changed since the previous status of this run (none when nothing did).
 
-        One line names the run's new state and the tasks (or child runs) whose state changed; a second
-        one says which work is held, when that changed.
+        One line names the run's new state and the tasks (or child runs) whose state changed, and while the
+        run goes on when the next status call is; a second one says which work is held, when that changed.
         """
         if status.run_id != self.run_id:
             self.run_id, self.last_state, self._parts, self._held = status.run_id, None, {}, []
@@ -142,6 +143,8 @@ class RunProgress:
         if changed:
             changes.append(", ".join(changed))
         self._parts = parts
+        if changes and self.poll_interval is not None and not status.state.is_terminal:
+            changes.append(f"next status call in {self.poll_interval:g} s")
         lines = [f"OFS run {status.run_id}: {'; '.join(changes)}"] if changes else []
         held = status.held_tasks
         if held and held != self._held:

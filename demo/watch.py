@@ -1,4 +1,4 @@
-"""Watch the simulator while a DAG runs: print each call that changes a run, and each run that ends."""
+"""Watch the simulator while a DAG runs: print each call that changes a run, and each state Airflow saw it in."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from airflow_provider_ofs.simulator import RunCode, RunView, Simulator
 
@@ -37,7 +38,8 @@ class SimulatorWatcher:
         self.interval = interval
         self.final_states: dict[str, RunView] = {}
         self._seen_entries = 0
-        self._last: dict[str, tuple[RunCode, int]] = {}
+        self._last: dict[str, RunCode] = {}  # child runs, by the state their group's answers showed
+        self._last_runs: dict[str, tuple[RunCode, int]] = {}
         self._stop = threading.Event()
         self._looking = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="demo-simulator-watcher", daemon=True)
@@ -68,6 +70,8 @@ class SimulatorWatcher:
             self._look()
 
     def _look(self) -> None:
+        # From the journal, not from a sample of the runs: a run can fail and be restarted between two looks,
+        # and the journal keeps every state a status answer showed Airflow.
         entries = self.simulator.journal.entries()
         for entry in entries[self._seen_entries :]:
             if entry.verb in RUN_ACTIONS:
@@ -76,18 +80,24 @@ class SimulatorWatcher:
                 else:
                     code = entry.api_status_code or f"HTTP {entry.http_status}"
                     self._say(f"Airflow -> OFS  {entry.verb} {entry.batch}  answered {code}")
+            elif entry.verb == "status" and entry.answered is not None:
+                self._report(entry.answered)
         self._seen_entries = len(entries)
-        changed = []
-        for run_id, view in self.simulator.runs.items():
-            key = (view.state, view.attempt)
-            if self._last.get(run_id) != key:
-                self._last[run_id] = key
-                self.final_states[run_id] = view
-                changed.append(view)
-        # a group ends because of its child: say the child's news first
-        for view in sorted(changed, key=lambda view: view.parent is None):
-            if view.state in REPORTED_STATES:
-                self._say(self._describe(view))
+        self.final_states.update(self.simulator.runs)
+
+    def _report(self, answered: RunView) -> None:
+        """Say each state the answer showed for the first time: a group's child runs first (they explain it)."""
+        for child_id, state in answered.children:
+            if self._last.get(child_id) != state:
+                self._last[child_id] = state
+                child = self.simulator.get_run(child_id)
+                if state in REPORTED_STATES:
+                    self._say(self._describe(child if child.state is state else replace(child, state=state, tasks=())))
+        key = (answered.state, answered.attempt)
+        if self._last_runs.get(answered.run_id) != key:
+            self._last_runs[answered.run_id] = key
+            if answered.state in REPORTED_STATES:
+                self._say(self._describe(answered))
 
     def _describe(self, view: RunView) -> str:
         name = f"  {view.name} (in group)" if view.parent else view.name

@@ -147,7 +147,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         """Poll on the worker; each state change logged once; restart up to ``max_restarts`` times."""
         waiting_since = time.time()
         deadline = wait_deadline(waiting_since, self.timeout)
-        progress = RunProgress(run_id)
+        progress = RunProgress(run_id, self.poll_interval)
         restarts_done = 0
         while True:
             status = self.hook.get_status(run_id)

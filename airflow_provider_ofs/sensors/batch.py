@@ -136,7 +136,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         status = self.hook.get_status(self.batch_run_id, self._watched_tasks())
         self.watched_run_id = self.batch_run_id
         if self._progress is None:
-            self._progress = RunProgress(self.batch_run_id)
+            self._progress = RunProgress(self.batch_run_id, self.poke_interval)
         for line in self._progress.update(status):
             self.log.info("%s", line)
         assessment = assess(status, self._watched_tasks())

@@ -9,6 +9,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_ofs.simulator.engine import RunView
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,8 @@ class JournalEntry:
     fault: str | None = None
     grant: str | None = None
     at: float = field(default_factory=time.time)
+    #: The run as the answer showed it (a processed ESI call), so that what a client saw can be told afterwards.
+    answered: RunView | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -212,6 +212,7 @@ class EsiHandler:
             headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             return _json(401, body, headers), JournalEntry(verb=verb, batch=batch, http_status=401)
         run_id: str | None = None
+        view = None
         try:
             self._check_headers(request)
             if request.content_type != "application/json":
@@ -224,7 +225,9 @@ class EsiHandler:
             code = exc.code
             answer = envelope(code, f"{API_MEANINGS[code]}: {exc.message}", exc.message)
         status = API_HTTP_STATUS[code]
-        entry = JournalEntry(verb=verb, batch=batch, run_id=run_id, http_status=status, api_status_code=wire(code))
+        entry = JournalEntry(
+            verb=verb, batch=batch, run_id=run_id, http_status=status, api_status_code=wire(code), answered=view
+        )
         return _json(status, answer), entry
 
     def _authorised(self, request: web.Request) -> bool:

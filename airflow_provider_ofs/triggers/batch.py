@@ -137,7 +137,7 @@ class OFSBatchRunTrigger(BaseTrigger):
 
     async def _watch(self) -> WatchEvent:
         hook = self._hook()
-        progress = RunProgress(self.batch_run_id)
+        progress = RunProgress(self.batch_run_id, self.poll_interval)
         last: RunStatus | None = None
         try:
             while True:

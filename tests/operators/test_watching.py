@@ -84,6 +84,16 @@ def test_progress_logs_a_state_change_once_and_nothing_when_nothing_changed():
     assert ended == ["OFS run R1: FAILED (code -1: Failure)"]
 
 
+def test_progress_says_when_the_next_status_call_is_while_the_run_goes_on():
+    progress = RunProgress("R1", poll_interval=60)
+
+    going = progress.update(batch(RunState.ONGOING, A=RunState.ONGOING))
+    ended = progress.update(batch(RunState.SUCCESSFUL, A=RunState.SUCCESSFUL))
+
+    assert going == ["OFS run R1: ONGOING (code 2: Ongoing); A ONGOING; next status call in 60 s"]
+    assert ended == ["OFS run R1: SUCCESSFUL (code 0: Success); A SUCCESSFUL"]
+
+
 def test_progress_says_once_which_tasks_are_held():
     progress = RunProgress("R1")
 

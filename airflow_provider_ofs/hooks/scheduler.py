@@ -94,31 +94,30 @@ class OFSSchedulerHook(BaseHook):
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra connection form fields for the Airflow 2.11 UI, built from the same field list as 3.x.
 
-        A field whose schema type has no ``null`` is required, an ``enum`` is a choice, a ``default`` fills it.
+        A field whose schema type has no ``null`` is required, a ``default`` fills it, and an ``enum`` is
+        checked on save (2.11 takes text, password, number and checkbox fields only: no choice list).
         """
         try:
-            from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget, Select2Widget
+            from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
             from flask_babel import lazy_gettext
-            from wtforms import PasswordField, SelectField, StringField
-            from wtforms.validators import InputRequired, Optional
+            from wtforms import PasswordField, StringField
+            from wtforms.validators import InputRequired, Optional, any_of  # the names Airflow 3.0-3.1 mock
         except ImportError:  # Airflow 3 without FAB: the UI reads conn-fields from the provider info
             return {}
         widgets: dict[str, Any] = {}
         for name, spec in CONNECTION_FIELDS.items():
             schema = spec["schema"]
-            options = {
-                "label": lazy_gettext(spec["label"]),
-                "description": spec.get("description"),
-                "validators": [Optional() if "null" in schema["type"] else InputRequired()],
-                "default": schema.get("default"),
-            }
+            validators: list[Any] = [Optional() if "null" in schema["type"] else InputRequired()]
             if "enum" in schema:
-                choices = [(value, value) for value in schema["enum"]]
-                widgets[name] = SelectField(choices=choices, widget=Select2Widget(), **options)
-            elif schema.get("format") == "password":
-                widgets[name] = PasswordField(widget=BS3PasswordFieldWidget(), **options)
-            else:
-                widgets[name] = StringField(widget=BS3TextFieldWidget(), **options)
+                validators.append(any_of(schema["enum"]))
+            password = schema.get("format") == "password"
+            widgets[name] = (PasswordField if password else StringField)(
+                lazy_gettext(spec["label"]),
+                description=spec.get("description"),
+                validators=validators,
+                default=schema.get("default"),
+                widget=BS3PasswordFieldWidget() if password else BS3TextFieldWidget(),
+            )
         return widgets
 
     # ------------------------------------------------------------------------------------- settings

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 # Which tests `make test` runs; the version matrix narrows it on older Airflow.
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-compat test-matrix test-topology topology-run lint typecheck demo bench screenshot dist clean
+.PHONY: venv test test-compat test-matrix test-topology topology-run test-ui ui-images lint typecheck demo bench screenshot dist clean
 
 # __init__.py holds the version: the installed metadata follows it.
 $(STAMP): pyproject.toml Makefile airflow_provider_ofs/__init__.py
@@ -30,11 +30,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -m "not topology" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not topology and not ui" $(PYTEST_ARGS)
 
 # On an older Airflow: every test that needs no real Airflow process, plus the `compat` DAG runs.
 test-compat: $(STAMP)
-	$(BIN)/pytest -m "(not airflow_e2e or compat) and not topology" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "(not airflow_e2e or compat) and not topology and not ui" $(PYTEST_ARGS)
 
 # The version matrix CI proves besides `make test` (newest 3.3.x): 2.11.x and the oldest 3.0.x.
 test-matrix:
@@ -66,6 +66,30 @@ topology-run: $(STAMP)
 	OFS_TOPOLOGY_REQUIRED=1 OFS_TOPOLOGY_SUMMARY=$(TOPOLOGY_SUMMARY) \
 		$(BIN)/pytest -m topology tests/reliability/test_topology.py $(PYTEST_ARGS)
 	@cat $(TOPOLOGY_SUMMARY)
+
+# A new user's path through the Airflow 3 UI in headless Chromium (tests/ui/test_front_door.py): log in, create the
+# OFS connection in the form, trigger ofs_daily_data_load from the Trigger dialog, follow the task's OFS Batch
+# Monitor link. Debian's chromium is installed with apt-get when missing (as root); Playwright (the `ui` extra)
+# drives it, no browser is downloaded. Pictures, the stored connection and the logs go to $(UI_ARTEFACTS)/.
+UI_ARTEFACTS ?= ui-artefacts
+test-ui: $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[test,yaml,ui]" \
+		"apache-airflow==$(AIRFLOW_VERSION)" "apache-airflow-providers-http"
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then echo "Chromium is missing: sudo apt-get install -y chromium"; exit 1; fi; \
+		echo ">> installing Chromium (apt-get install chromium)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	OFS_UI_REQUIRED=1 OFS_UI_ARTEFACTS=$(UI_ARTEFACTS) $(BIN)/pytest -m ui tests/ui $(PYTEST_ARGS)
+	@cat $(UI_ARTEFACTS)/connection-test.txt 2>/dev/null | sed 's/^/>> the UI'"'"'s connection Test button: /' || true
+
+# The README's pictures of the UI, from the last `make test-ui`: the connection form, the Trigger dialog and the
+# task's OFS Batch Monitor link (docs/images/ui-*.png).
+ui-images:
+	@for name in connection-form trigger-dialog task-link; do \
+		cp -v $(UI_ARTEFACTS)/*-$$name.png docs/images/ui-$$name.png || exit 1; \
+	done
 
 # Simulator + a real Airflow on SQLite under .demo/ (git-ignored); runs an example DAG and summarises it.
 demo: $(STAMP)

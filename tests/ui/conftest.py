@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 REQUIRED_ENV_VAR = "OFS_UI_REQUIRED"
 #: where the pictures and the stored connection go (git-ignored); ``OFS_UI_ARTEFACTS`` overrides it
 ARTEFACTS = Path(os.environ.get("OFS_UI_ARTEFACTS", REPO / "ui-artefacts"))
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT = {"width": 1280, "height": 900}
 
 
 def _missing_or_skip(what: str) -> None:
@@ -63,7 +63,7 @@ def browser_page(chromium_path: str, tmp_path: Path) -> Iterator[Any]:
             args=flags,
             viewport=VIEWPORT,
         )
-        context.set_default_timeout(30_000)
+        context.set_default_timeout(60_000)  # four Airflow processes share two cores
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:

@@ -1,9 +1,9 @@
 """What Airflow's forms, URIs and JSON hand the provider: each gives the same settings as the JSON form.
 
 The extras below are what each supported Airflow stores when a user fills only the fields a user fills:
-Airflow 3.x's form stores every field of ``conn-fields``, an empty one as ``null`` (3.3.2, read back from
-``GET /api/v2/connections`` after the browser test saved the form); 2.11's form drops empty fields and
-stores what is typed as text.
+Airflow 3.3's form stores every field of ``conn-fields``, its default or ``null`` when empty (read back by
+the browser test, ``make test-ui``); 2.11's form drops empty fields and stores what is typed as text.
+Airflow 3.0's UI shows no provider's extra fields without FAB: its users write the extra JSON.
 """
 
 from __future__ import annotations
@@ -29,8 +29,20 @@ FILLED = {
     "service_id": "SERVICE_1",
 }
 
-#: Airflow 3.x: every field, the untouched ones at their schema default or null.
-FORM_3X = {name: spec["schema"].get("default") for name, spec in CONNECTION_FIELDS.items()} | FILLED
+#: Airflow 3.3.2's form, as ``make test-ui`` read it back after saving (only the user's fields typed).
+FORM_3X = {
+    **FILLED,
+    "workspace_id": "WS001",
+    "remote_user": None,
+    "locale": "en-US",
+    "scope": "urn:opc:idm:__myscopes__ offline_access",
+    "verify": "true",
+    "proxy": None,
+    "monitor_url": None,
+    "access_token": None,
+    "timeout": 60,
+    "dynamic_params_format": "string",
+}
 #: Airflow 3.x with the defaults cleared by the user: blank text or null.
 FORM_3X_CLEARED = dict.fromkeys(CONNECTION_FIELDS, None) | {"locale": "", "verify": "", "timeout": None} | FILLED
 #: Airflow 2.11: only what was typed, as text.

@@ -272,7 +272,7 @@ def fails_plainly(method: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
-        except AirflowFailException as error:
-            raise error.with_traceback(None) from None
+        except AirflowFailException as error:  # its cause, if any, stays chained
+            raise error.with_traceback(None)
 
     return wrapper

@@ -57,11 +57,16 @@ DEFAULT_RETRY_ATTEMPTS = 5
 DEFAULT_RETRY_WAIT = 1.0
 #: Most bytes read of one ESI or IAM answer (real ones are a few KiB); a longer answer is refused unread.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
-#: Shortest token lifetime believed: a smaller ``expires_in`` (0, negative, not a number) counts as this,
-#: so that a bad answer costs one token request a minute instead of one per call.
-MIN_TOKEN_LIFETIME = 60.0
+#: The token lifetime assumed when ``expires_in`` is 0, negative, NaN or not a number: a bad answer costs one
+#: token request a minute instead of one per call. A positive, finite ``expires_in`` is believed as given.
+FALLBACK_TOKEN_LIFETIME = 60.0
+#: The lifetime IAM gives a token when its answer has no ``expires_in`` (an hour).
+DEFAULT_TOKEN_LIFETIME = 3600.0
 #: Longest token lifetime believed (IAM issues tokens for up to a year).
 MAX_TOKEN_LIFETIME = 366 * 86400.0
+#: A token is renewed this long before it expires, or a quarter of its lifetime before for short-lived ones.
+TOKEN_REFRESH_LEAD = 60.0
+TOKEN_REFRESH_FRACTION = 0.25
 
 HEADER_TENANT = "ofs_tenant_id"
 HEADER_SERVICE = "ofs_service_id"
@@ -804,6 +809,11 @@ class Token:
         return (time.time() if now is None else now) < self.refresh_at
 
 
+def token_clock() -> float:
+    """The clock tokens are timed by (epoch seconds): read when a token request is sent."""
+    return time.time()
+
+
 def refresh_scope(scope: str) -> str:
     """The scope a refresh grant asks for: the password grant's, without ``offline_access`` (ESI-NOTES 18)."""
     return " ".join(word for word in scope.split() if word != OFFLINE_ACCESS)
@@ -836,20 +846,21 @@ def build_token_request(settings: ConnectionSettings, refresh_token: str | None 
 def parse_token_answer(response: HttpResponse, settings: ConnectionSettings, now: float | None = None) -> Token:
     """Read IAM's answer: a token, or an error that says why (never echoing a secret).
 
-    ``expires_in`` is believed between ``MIN_TOKEN_LIFETIME`` (60 s; 0, negative or NaN count as that) and
-    ``MAX_TOKEN_LIFETIME``; an unreadable one means IAM's default of an hour.
+    ``now`` is when the token request was sent (epoch seconds; the current time when not given): the
+    token's lifetime (``token_lifetime``) counts from then, and it is renewed ahead of its end
+    (``TOKEN_REFRESH_LEAD``, or ``TOKEN_REFRESH_FRACTION`` of a short lifetime).
     """
     answer = _json_object(response.body)
     where = f"IAM token request for connection {settings.conn_id!r}"
     if response.status in (400, 401) and answer is not None and "error" in answer:
-        reason = redact(str(answer.get("error")), settings.secrets)
+        reason = server_text(answer.get("error"), settings.secrets)
         refused = _REFUSALS.get(reason)
         if refused:
             raise OFSCredentialsRefusedError(
                 f"{where} to {settings.iam_url} failed: {reason}: {refused}. The task is not retried, so that the "
                 f"account is not locked by repeated attempts"
             )
-        detail = redact(str(answer.get("error_description") or "refused"), settings.secrets)
+        detail = server_text(answer.get("error_description") or "refused", settings.secrets)
         raise OFSAuthenticationError(f"{where} failed: {reason} ({detail})")
     if response.status >= 400:
         raise http_error(where, response)
@@ -860,20 +871,14 @@ def parse_token_answer(response: HttpResponse, settings: ConnectionSettings, now
             f"{where}: the access_token IAM issued holds whitespace, control or non-ASCII characters, "
             f"which an HTTP header cannot carry; it was not used"
         )
-    try:
-        lifetime = float(answer.get("expires_in", 3600))
-    except (TypeError, ValueError):
-        lifetime = 3600.0
-    if math.isnan(lifetime):
-        lifetime = MIN_TOKEN_LIFETIME
-    lifetime = min(MAX_TOKEN_LIFETIME, max(MIN_TOKEN_LIFETIME, lifetime))
-    issued = time.time() if now is None else now
+    lifetime = token_lifetime(answer.get("expires_in", DEFAULT_TOKEN_LIFETIME))
+    issued = token_clock() if now is None else now
     refresh_token = answer.get("refresh_token")
     return Token(
         access_token=answer["access_token"],
         expires_at=issued + lifetime,
         refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
-        refresh_at=issued + lifetime - min(60.0, lifetime / 10),
+        refresh_at=issued + lifetime - min(TOKEN_REFRESH_LEAD, lifetime * TOKEN_REFRESH_FRACTION),
     )
 
 
@@ -887,6 +892,18 @@ _REFUSALS = {
     "unauthorized_client": "IAM does not let this OAuth client use the password grant; allow the "
     "'Resource Owner' grant for the application in IAM",
 }
+
+
+def token_lifetime(expires_in: Any) -> float:
+    """Seconds a token lives, from IAM's ``expires_in``: a positive, finite number (or numeric text) as given,
+    up to ``MAX_TOKEN_LIFETIME``; 0, negative, NaN or anything else ``FALLBACK_TOKEN_LIFETIME``."""
+    try:
+        lifetime = float(expires_in) if not isinstance(expires_in, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        lifetime = math.nan
+    if math.isnan(lifetime) or lifetime <= 0:
+        return FALLBACK_TOKEN_LIFETIME
+    return min(MAX_TOKEN_LIFETIME, lifetime)
 
 
 def pre_issued_token(settings: ConnectionSettings) -> Token:
@@ -928,6 +945,26 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return _CREDENTIAL_TEXT.sub("***", text)
+
+
+#: Most characters kept of one text a server sent (a task code, a status text, a child run id, a detail) where
+#: it reaches a log, an error, an XCom, the lineage facet or a metric; the rest is cut and counted.
+MAX_SERVER_TEXT = 200
+
+
+def server_text(value: Any, secrets: Iterable[str] = (), limit: int = MAX_SERVER_TEXT) -> str:
+    """A text a server sent, fit to log and publish: the one place such texts pass through.
+
+    Control and other unprintable characters (line breaks, lone surrogates) are removed, secrets and bearer
+    tokens are redacted (``redact``), and the text is cut to ``limit`` characters, saying how many were cut.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if not text.isprintable():
+        text = "".join(char for char in text if char.isprintable())
+    text = redact(text, secrets)
+    if len(text) > limit:
+        text = f"{text[:limit]}...(+{len(text) - limit} characters)"
+    return text
 
 
 #: What to do after a mutating call whose outcome is unknown, per verb; ``{subject}`` and ``{window}`` filled in.

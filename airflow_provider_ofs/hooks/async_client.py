@@ -37,6 +37,7 @@ from airflow_provider_ofs.protocol import (
     decode_answer,
     parse_token_answer,
     probe_verdict,
+    token_clock,
     token_source,
     unauthorized,
 )
@@ -256,7 +257,8 @@ class AsyncESIClient:
         return token
 
     async def _token_answer(self, request: HttpRequest) -> Token:
-        return parse_token_answer(await self._send(request), self.settings)
+        sent = token_clock()  # the token's lifetime counts from when it was asked for
+        return parse_token_answer(await self._send(request), self.settings, now=sent)
 
     @staticmethod
     async def _body(request: HttpRequest, answer: aiohttp.ClientResponse) -> bytes:

@@ -35,6 +35,7 @@ from airflow_provider_ofs.protocol import (
     parse_token_answer,
     probe_verdict,
     run_id_from,
+    token_clock,
     token_source,
     unauthorized,
 )
@@ -316,7 +317,7 @@ class OFSSchedulerHook(BaseHook):
     def _request_token(self, refresh_token: str | None) -> Token:
         request = build_token_request(self.settings, refresh_token)
         token = retried(
-            lambda: parse_token_answer(self._send(request), self.settings),
+            lambda: self._token_answer(request),
             request,
             self.settings,
             self.log,
@@ -326,6 +327,10 @@ class OFSSchedulerHook(BaseHook):
         if token.refresh_token:
             mask_secret(token.refresh_token)
         return token
+
+    def _token_answer(self, request: HttpRequest) -> Token:
+        sent = token_clock()  # the token's lifetime counts from when it was asked for
+        return parse_token_answer(self._send(request), self.settings, now=sent)
 
     def _send(self, request: HttpRequest) -> HttpResponse:
         """One POST, bounded as a whole by ``timeout`` and in size by ``MAX_ANSWER_BYTES``; redirects refused."""

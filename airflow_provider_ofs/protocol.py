@@ -147,6 +147,7 @@ class ConnectionSettings:
             return value
 
         base_url = required("host", _base_url(conn_id, host or "", port, schema), "field")
+        _check_url_form(conn_id, "field 'host'", base_url)
         access_token = text("access_token")
         if access_token and not _SENDABLE_TOKEN.fullmatch(access_token):
             raise OFSConnectionConfigError(
@@ -176,6 +177,8 @@ class ConnectionSettings:
                 f"Connection {conn_id!r}: extra field 'dynamic_params_format' must be 'string' (dynamicParamList "
                 f"as a JSON-encoded string, the guide's form) or 'object' (a JSON object), not {params_format!r}"
             )
+        iam_field = "iam_url" if text("iam_url") else LEGACY_IAM_URL_FIELD
+        _check_url_form(conn_id, f"extra field {iam_field!r}", _normalise_url(iam_url))
         return cls(
             conn_id=conn_id,
             base_url=base_url,
@@ -289,6 +292,38 @@ def _base_url(conn_id: str, host: str, port: int | None, schema: str | None) -> 
     # Tolerate a host pasted with the ESI path on it: the connection holds the part before it.
     cut = url.find("/SchedulerService")
     return url[:cut] if cut >= 0 else url
+
+
+# Whitespace, control characters and other unprintable ones: no URL of ours holds them (a space in a host name
+# fails differently on each transport, and a line break would smuggle a header).
+_NOT_IN_A_URL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def _check_url_form(conn_id: str, where: str, url: str) -> None:
+    """Refuse a service URL that is not ``http(s)://host[:port][/path]``: no user or password in it, no whitespace.
+
+    URL credentials would be sent as HTTP Basic auth instead of the bearer token (or the IAM client's), and
+    shown wherever the URL is: error texts, ``batch_run_url``, the lineage facet. The error names the field,
+    never the credentials.
+    """
+    if not url:
+        return
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: {where} holds a user name or password before the host name "
+            f"('...@{parts.netloc.rpartition('@')[2]}'); remove it. ESI calls carry the IAM bearer token, and the "
+            f"IAM user and password go in the connection's login and password fields."
+        )
+    if _NOT_IN_A_URL.search(url) or not url.isprintable():
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: {where} holds whitespace or control characters, which no URL may hold"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: {where} must be an https:// (or http://) URL with a host name, "
+            f"e.g. https://tenant.example.com/app"
+        )
 
 
 def _parse_proxy(conn_id: str, value: str) -> str:

@@ -231,3 +231,47 @@ def test_dynamic_params_format_defaults_to_the_guides_string(value, expected):
 def test_an_unknown_dynamic_params_format_names_the_field_and_the_connection():
     with pytest.raises(OFSConnectionConfigError, match=r"'ofs_test'.*'dynamic_params_format' must be .*not 'json'"):
         make_settings(conn_id="ofs_test", dynamic_params_format="json")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://batch_user:s3cret-pw@tenant.example.com/app",
+        "batch_user:s3cret-pw@tenant.example.com/app",
+        "https://s3cret-pw@tenant.example.com",
+        "https://:s3cret-pw@tenant.example.com",
+    ],
+)
+def test_a_host_with_a_user_or_password_is_refused_by_field_without_showing_them(host):
+    with pytest.raises(OFSConnectionConfigError, match="field 'host'") as raised:
+        make_settings(host=host)
+
+    assert "s3cret-pw" not in str(raised.value)
+    assert "tenant.example.com" in str(raised.value)
+
+
+def test_a_token_url_with_a_user_or_password_is_refused_by_field_without_showing_them():
+    with pytest.raises(OFSConnectionConfigError, match="'token_url'") as raised:
+        make_settings(token_url="https://client:s3cret-pw@iam.example.com/oauth2/v1/token")
+
+    assert "s3cret-pw" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://tenant example.com/app",
+        "https://tenant.example.com/my app",
+        "https://tenant.example.com\t/app",
+        "\x00h",
+    ],
+)
+def test_a_host_with_whitespace_or_control_characters_is_refused_naming_the_field(host):
+    with pytest.raises(OFSConnectionConfigError, match="field 'host'"):
+        make_settings(host=host)
+
+
+@pytest.mark.parametrize("host", ["ftp://tenant.example.com/app", "https:///app", "file:///etc/passwd"])
+def test_a_host_that_is_not_an_http_url_with_a_host_name_is_refused(host):
+    with pytest.raises(OFSConnectionConfigError, match="field 'host'"):
+        make_settings(host=host)

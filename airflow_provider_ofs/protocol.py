@@ -339,37 +339,56 @@ def _parse_proxy(conn_id: str, value: str) -> str:
     return url.rstrip("/")
 
 
-#: The placeholders a ``monitor_url`` template may use.
+#: The placeholders a ``monitor_url`` template may use, each as it is (``{run_id}``: no attribute, index,
+#: conversion or format spec).
 MONITOR_URL_FIELDS = ("run_id", "batch_name", "host")
+#: Most characters of a ``monitor_url`` template, and of a URL built from it (a longer one is not published).
+MAX_MONITOR_URL = 2048
 
 
 def _parse_monitor_url(conn_id: str, template: str) -> str:
-    """Check a Batch Monitor URL template: ``{run_id}`` required, only the known placeholders."""
+    """Check a Batch Monitor URL template: an http(s) URL, ``{run_id}`` required, only the known placeholders."""
     if not template:
         return ""
+    where = f"Connection {conn_id!r}: extra field 'monitor_url'"
+    if len(template) > MAX_MONITOR_URL:
+        raise OFSConnectionConfigError(f"{where} is {len(template)} characters long; at most {MAX_MONITOR_URL}")
     try:
-        template.format(**dict.fromkeys(MONITOR_URL_FIELDS, "x"))
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except (KeyError, IndexError, ValueError) as error:
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(template)
+            if name is not None
+        ]
+    except ValueError as error:
         raise OFSConnectionConfigError(
-            f"Connection {conn_id!r}: extra field 'monitor_url' is not a URL template with "
-            f"{{run_id}}, {{batch_name}} or {{host}} ({type(error).__name__}: {error})"
+            f"{where} is not a URL template with {{run_id}}, {{batch_name}} or {{host}} ({error})"
         ) from None
-    if "run_id" not in names:
-        raise OFSConnectionConfigError(f"Connection {conn_id!r}: extra field 'monitor_url' must contain {{run_id}}")
+    for name, spec, conversion in fields:
+        if name not in MONITOR_URL_FIELDS or spec or conversion:
+            found = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise OFSConnectionConfigError(
+                f"{where} is not a URL template with {{run_id}}, {{batch_name}} or {{host}}: it holds "
+                f"{{{server_text(found, limit=40)}}}, and each placeholder is one of these three names as it is "
+                f"(no attribute, index, conversion or format spec)"
+            )
+    if "run_id" not in {name for name, _, _ in fields}:
+        raise OFSConnectionConfigError(f"{where} must contain {{run_id}}")
+    _check_url_form(conn_id, "extra field 'monitor_url'", template.format(run_id="R", batch_name="B", host="https://h"))
     return template
 
 
 def monitor_url_for(settings: ConnectionSettings, run_id: str, batch_name: str) -> str | None:
     """The run's page in the OFS Batch Monitor, from the connection's ``monitor_url``; ``None`` without one.
 
-    ``{host}`` is the connection's application base URL; the run id and batch name are URL-quoted.
+    ``{host}`` is the connection's application base URL; the run id and batch name are URL-quoted. A URL
+    longer than ``MAX_MONITOR_URL`` is ``None`` too: it is not published.
     """
     if not settings.monitor_url:
         return None
-    return settings.monitor_url.format(
+    url = settings.monitor_url.format(
         run_id=quote(run_id, safe=""), batch_name=quote(batch_name, safe=""), host=settings.base_url
     )
+    return url if len(url) <= MAX_MONITOR_URL else None
 
 
 def _parse_verify(value: Any) -> bool | str:

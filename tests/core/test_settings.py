@@ -299,7 +299,7 @@ def test_a_monitor_url_may_use_the_three_fields_only_as_they_are(template):
     ["javascript:alert(1)//{run_id}", "ftp://ofs.example.com/{run_id}", "/monitor/{run_id}", "{run_id}"],
 )
 def test_a_monitor_url_must_be_an_http_or_https_url(template):
-    with pytest.raises(OFSConnectionConfigError, match="'monitor_url'.*http"):
+    with pytest.raises(OFSConnectionConfigError, match=r"'monitor_url'.*http"):
         make_settings(monitor_url=template)
 
 

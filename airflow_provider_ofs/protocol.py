@@ -24,7 +24,13 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
 
-from airflow_provider_ofs.arguments import dynamic_param_list, join_codes, require_name, wire_batch_type
+from airflow_provider_ofs.arguments import (
+    dynamic_param_list,
+    join_codes,
+    refuse_non_finite,
+    require_name,
+    wire_batch_type,
+)
 from airflow_provider_ofs.connection_form import (
     DEFAULT_LOCALE,
     DEFAULT_SCOPE,
@@ -55,6 +61,8 @@ LEGACY_IAM_URL_FIELD = "token_url"
 OFFLINE_ACCESS = "offline_access"
 DEFAULT_RETRY_ATTEMPTS = 5
 DEFAULT_RETRY_WAIT = 1.0
+#: Most bytes of one ESI request body (real ones are well under a KiB); a larger one is refused before sending.
+MAX_REQUEST_BYTES = 1024 * 1024
 #: Most bytes read of one ESI or IAM answer (real ones are a few KiB); a longer answer is refused unread.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 #: The token lifetime assumed when ``expires_in`` is 0, negative, NaN or not a number: a bad answer costs one
@@ -509,15 +517,19 @@ def esi_headers(settings: ConnectionSettings) -> dict[str, str]:
     }
 
 
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: ``json.dumps`` builds one per call
+# Built once (``json.dumps`` builds one per call); NaN and Infinity, which are not JSON, raise ``ValueError``.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def _esi_request(settings: ConnectionSettings, verb: Verb, body: Mapping[str, Any]) -> HttpRequest:
+    encoded = _COMPACT_JSON.encode(body).encode()
+    if len(encoded) > MAX_REQUEST_BYTES:
+        raise ValueError(
+            f"ESI {verb.value}: the request body would be {len(encoded)} bytes, more than the {MAX_REQUEST_BYTES} bytes "
+            f"a request may hold (MAX_REQUEST_BYTES); nothing was sent. Name fewer task codes or send smaller parameters."
+        )
     return HttpRequest(
-        url=settings.base_url + ESI_PATH + verb.value,
-        headers=esi_headers(settings),
-        body=_COMPACT_JSON.encode(body).encode(),
-        verb=verb.value,
+        url=settings.base_url + ESI_PATH + verb.value, headers=esi_headers(settings), body=encoded, verb=verb.value
     )
 
 
@@ -553,13 +565,14 @@ def build_trigger(
 
 def _in_edition_form(settings: ConnectionSettings, batch_type: str, param_list: str) -> Any:
     """``dynamicParamList`` as the connection's edition takes it: the encoded string, or the JSON it encodes."""
-    if settings.dynamic_params_format == "string":
-        return param_list
-    expected = list if batch_type == "group" else dict
     try:
         value = json.loads(param_list)
     except ValueError:
         value = None
+    refuse_non_finite("dynamic_params", value)  # an encoded string may hold NaN, which json reads but is not JSON
+    if settings.dynamic_params_format == "string":
+        return param_list
+    expected = list if batch_type == "group" else dict
     if not isinstance(value, expected):
         raise ValueError(
             f"dynamic_params must encode a JSON {'list' if batch_type == 'group' else 'object'} for a {batch_type}: "

@@ -525,8 +525,9 @@ def _esi_request(settings: ConnectionSettings, verb: Verb, body: Mapping[str, An
     encoded = _COMPACT_JSON.encode(body).encode()
     if len(encoded) > MAX_REQUEST_BYTES:
         raise ValueError(
-            f"ESI {verb.value}: the request body would be {len(encoded)} bytes, more than the {MAX_REQUEST_BYTES} bytes "
-            f"a request may hold (MAX_REQUEST_BYTES); nothing was sent. Name fewer task codes or send smaller parameters."
+            f"ESI {verb.value}: the request body would be {len(encoded)} bytes, more than the {MAX_REQUEST_BYTES} "
+            f"bytes a request may hold (MAX_REQUEST_BYTES); nothing was sent. Name fewer task codes or send smaller "
+            f"parameters."
         )
     return HttpRequest(
         url=settings.base_url + ESI_PATH + verb.value, headers=esi_headers(settings), body=encoded, verb=verb.value

@@ -53,6 +53,7 @@ from airflow_provider_ofs.transport import (
     check_head,
     defined_connection,
     proxy_chooser,
+    proxy_refused,
     settings_from_connection,
     setup_error,
     transport_error,
@@ -277,6 +278,7 @@ class AsyncESIClient:
 
     async def _send(self, request: HttpRequest) -> HttpResponse:
         """One POST, bounded by ``timeout`` and ``MAX_ANSWER_BYTES``; redirects refused (``check_head``)."""
+        proxy = self._proxy(request.url)
         try:
             session = shared_session(self.settings.verify)
             async with session.post(
@@ -285,7 +287,7 @@ class AsyncESIClient:
                 headers=request.headers,
                 timeout=self._timeout,
                 ssl=ssl_context(self.settings),
-                proxy=self._proxy(request.url),
+                proxy=proxy,
                 allow_redirects=False,
             ) as answer:
                 check_head(
@@ -294,6 +296,7 @@ class AsyncESIClient:
                     answer.status,
                     answer.headers.get("Location"),
                     answer.headers.get("Content-Length"),
+                    proxy,
                 )
                 return HttpResponse(
                     status=answer.status,
@@ -303,6 +306,8 @@ class AsyncESIClient:
                 )
         except (aiohttp.ClientSSLError, ssl.SSLError):
             raise setup_error(self.settings, request) from None
+        except aiohttp.ClientHttpProxyError as error:  # the proxy did not open the CONNECT tunnel
+            raise proxy_refused(self.settings, request, proxy or "", error.status) from None
         except aiohttp.ConnectionTimeoutError:
             raise transport_error(request, FailureKind.NOT_CONNECTED) from None
         except aiohttp.ClientConnectorError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ from airflow_provider_ofs.transport import (
     check_head,
     defined_connection,
     proxy_chooser,
+    proxy_refused,
     settings_from_connection,
     setup_error,
     transport_error,
@@ -359,6 +361,7 @@ class OFSSchedulerHook(BaseHook):
                     answer.status_code,
                     answer.headers.get("Location"),
                     answer.headers.get("Content-Length"),
+                    proxy,
                 )
                 body = _read_body(request, answer.raw, deadline)
         except requests.exceptions.ConnectTimeout:
@@ -367,6 +370,8 @@ class OFSSchedulerHook(BaseHook):
             raise transport_error(request, FailureKind.TIMEOUT) from None
         except requests.exceptions.SSLError:
             raise setup_error(self.settings, request) from None
+        except requests.exceptions.ProxyError as error:  # the proxy could not be reached or did not carry the call
+            raise proxy_refused(self.settings, request, proxy or "", _tunnel_status(error)) from None
         except requests.exceptions.ConnectionError as error:
             raise transport_error(request, _connection_failure(error)) from None
         except DecodeError:  # a Content-Encoding the body does not follow
@@ -406,16 +411,30 @@ def _read_body(request: HttpRequest, raw: Any, deadline: float) -> bytes:
 
 def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKind:
     """Tell "never connected" (safe to repeat any call) from "dropped after sending" (maybe processed)."""
-    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProxyError
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
 
     reason = error.args[0] if error.args else None
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
-    if isinstance(reason, ProxyError):  # the proxy itself could not be reached: nothing went further
-        reason = reason.original_error
     return FailureKind.NOT_CONNECTED if isinstance(reason, NewConnectionError) else FailureKind.DROPPED
 
 
 def _without_conn_id(message: str, conn_id: str) -> str:
     """A message about a connection, without its id (``test_connection`` runs on a copy with a made-up one)."""
     return message.replace(f"Connection {conn_id!r}: ", "").replace(f" of connection {conn_id!r}", "")
+
+
+#: How Python's ``http.client`` reports a CONNECT the proxy did not accept (the only place its status shows).
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})")
+
+
+def _tunnel_status(error: requests.exceptions.ProxyError) -> int | None:
+    """The HTTP status with which the proxy refused a CONNECT; ``None`` when it was not reached or gave none.
+
+    urllib3 raises its ``ProxyError`` only while connecting to the proxy or through it, before anything is sent
+    to the service.
+    """
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError -> urllib3's ProxyError
+    found = _TUNNEL_REFUSED.search(str(getattr(reason, "original_error", "")))
+    return int(found.group(1)) if found else None

@@ -21,8 +21,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
-from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from airflow_provider_ofs.arguments import (
     dynamic_param_list,
@@ -327,6 +326,10 @@ def _check_url_form(conn_id: str, where: str, url: str) -> None:
         raise OFSConnectionConfigError(
             f"Connection {conn_id!r}: {where} holds whitespace or control characters, which no URL may hold"
         )
+    try:
+        parts.port  # noqa: B018  (reading it checks it: a port that is not a number in 0-65535 raises)
+    except ValueError:
+        raise OFSConnectionConfigError(f"Connection {conn_id!r}: {where} has a port that is not a number") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise OFSConnectionConfigError(
             f"Connection {conn_id!r}: {where} must be an https:// (or http://) URL with a host name, "
@@ -430,15 +433,16 @@ def proxy_for(settings: ConnectionSettings, url: str, environ: Mapping[str, str]
 
     The connection's ``proxy`` when set, for every call. Otherwise the environment's, as curl and Python's
     ``urllib`` read it: ``https_proxy``/``http_proxy`` by the URL's scheme, then ``all_proxy`` (a lower-case
-    name wins over its upper-case one), unless ``no_proxy`` names the host (names, domain suffixes, ``*``,
-    IP networks such as ``10.0.0.0/8``). Nothing is bypassed by default, loopback included.
+    name wins over its upper-case one), unless ``no_proxy`` names the host as curl reads it (``_bypassed``:
+    names, domain suffixes, ``*``, IP networks such as ``10.0.0.0/8``, ``host:port``). Nothing is bypassed
+    by default, loopback included.
     """
     if settings.proxy:
         return settings.proxy
     found = _proxy_environment(environ)
     parts = urlsplit(url)
     proxy = found.get(parts.scheme) or found.get("all")
-    if not proxy or _bypassed(parts.hostname or "", parts.netloc.rpartition("@")[2], found.get("no", "")):
+    if not proxy or _bypassed(parts, found.get("no", "")):
         return None
     return proxy if "://" in proxy else "http://" + proxy
 
@@ -458,20 +462,47 @@ def _proxy_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def _bypassed(hostname: str, host_and_port: str, no_proxy: str) -> bool:
-    if proxy_bypass_environment(host_and_port, {"no": no_proxy}):
+def _bypassed(url: SplitResult, no_proxy: str) -> bool:
+    """Whether ``no_proxy`` names the URL's host, as curl reads it.
+
+    Entries are separated by commas or blanks; ``*`` alone bypasses everything. A name matches itself and
+    its subdomains (a leading dot, and a trailing one on either side, are ignored; case does not count); an
+    IP address or network (``10.0.0.0/8``, ``[::1]``) matches the addresses in it. An entry with a port
+    (``host:8443``, ``[::1]:8080``) matches that port only, the URL's default port when it gives none.
+    """
+    if no_proxy.strip() == "*":
         return True
+    host = (url.hostname or "").rstrip(".")  # lower-cased, IPv6 brackets removed
+    port = url.port or (443 if url.scheme == "https" else 80)  # the settings checked the URL: a valid port
     try:
-        address = ipaddress.ip_address(hostname)
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
     except ValueError:
-        return False
-    for entry in no_proxy.split(","):
-        try:
-            if address in ipaddress.ip_network(entry.strip(), strict=False):
-                return True
-        except ValueError:
+        address = None
+    for entry in filter(None, re.split(r"[\s,]+", no_proxy)):
+        name, entry_port = _no_proxy_entry(entry)
+        if entry_port is not None and entry_port != port:
             continue
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(name, strict=False):
+                    return True
+            except ValueError:
+                continue
+        name = name.strip(".").lower()
+        if name and (host == name or host.endswith("." + name)):
+            return True
     return False
+
+
+def _no_proxy_entry(entry: str) -> tuple[str, int | None]:
+    """A ``NO_PROXY`` entry's host (or network) and port, if it names one: ``[::1]:8080`` -> (``::1``, 8080)."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest[1:].isdigit() else None
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, int(port) if port.isdigit() else None
+    return entry, None  # a name, an IPv4 address or network, or a bare IPv6 address
 
 
 # ------------------------------------------------------------------------------------------------ wire

@@ -271,7 +271,9 @@ def test_a_host_with_whitespace_or_control_characters_is_refused_naming_the_fiel
         make_settings(host=host)
 
 
-@pytest.mark.parametrize("host", ["ftp://tenant.example.com/app", "https:///app", "file:///etc/passwd"])
+@pytest.mark.parametrize(
+    "host", ["ftp://tenant.example.com/app", "https:///app", "file:///etc/passwd", "https://tenant.example.com:x/app"]
+)
 def test_a_host_that_is_not_an_http_url_with_a_host_name_is_refused(host):
     with pytest.raises(OFSConnectionConfigError, match="field 'host'"):
         make_settings(host=host)

@@ -82,7 +82,9 @@ def test_http_proxy_from_the_environment_applies_to_the_async_path_too(sim, conn
     assert f"POST {sim.root_url}{TOKEN_PATH}" in forward_proxy.log
 
 
-@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1:0,127.0.0.1", "127.0.0.0/8", "*"])
+@pytest.mark.parametrize(
+    "no_proxy", ["127.0.0.1", "localhost,127.0.0.1:0,127.0.0.1", "127.0.0.0/8", "*", "localhost 127.0.0.1"]
+)
 def test_a_host_in_no_proxy_bypasses_the_environment_proxy_on_both_paths(
     sim, connect, forward_proxy, monkeypatch, no_proxy
 ):

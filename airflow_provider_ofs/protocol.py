@@ -717,13 +717,11 @@ _CODE_TEXT = re.compile(r"-?[0-9]+")
 
 def parse_code(value: Any, what: str) -> int:
     """Read a code sent as a string or a number (ESI-NOTES 1)."""
-    if isinstance(value, bool):
-        raise OFSUnknownCodeError(f"{what} is not a code: {value!r}")
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and _CODE_TEXT.fullmatch(value.strip()):
         return int(value.strip())  # ASCII digits only: int() would also read "0_0" or Arabic-Indic digits
-    raise OFSUnknownCodeError(f"{what} is not a code: {value!r}")
+    raise OFSUnknownCodeError(f"{what} is not a code: {server_text(repr(value), limit=MAX_SERVER_TEXT // 4)}")
 
 
 def check_api_code(envelope: Mapping[str, Any], verb: str, secrets: Iterable[str] = ()) -> None:
@@ -731,7 +729,7 @@ def check_api_code(envelope: Mapping[str, Any], verb: str, secrets: Iterable[str
     code = parse_code(envelope.get("statusCode"), f"ESI {verb}: statusCode")
     if code == 0:
         return
-    detail = redact(_server_detail(envelope), secrets)
+    detail = _server_detail(envelope, tuple(secrets))
     error_class = API_ERRORS.get(code)
     if error_class is None:
         raise OFSUnknownCodeError(
@@ -742,10 +740,10 @@ def check_api_code(envelope: Mapping[str, Any], verb: str, secrets: Iterable[str
     raise error_class(f"ESI {verb} failed with code {code} ({error_class.meaning}){detail}", code=code, verb=verb)
 
 
-def _server_detail(envelope: Mapping[str, Any]) -> str:
+def _server_detail(envelope: Mapping[str, Any], secrets: tuple[str, ...]) -> str:
     texts: list[str] = []
     for key in ("summary", "details"):
-        text = str(envelope.get(key) or "").strip()
+        text = server_text(envelope.get(key) or "", secrets).strip()
         if text and not any(text in earlier for earlier in texts):  # servers often repeat the summary
             texts.append(text)
     return f": {' / '.join(texts)}" if texts else ""
@@ -772,20 +770,31 @@ def parse_state(value: Any, what: str) -> RunState:
         raise OFSUnknownCodeError(f"{what} is {code}, which is not a documented run state", code=code) from None
 
 
-def parse_status(envelope: Mapping[str, Any], batch_run_id: str) -> RunStatus:
-    """Read a successful status answer: the run's state, its tasks (batch) or child runs (group)."""
+def parse_status(envelope: Mapping[str, Any], batch_run_id: str, secrets: Iterable[str] = ()) -> RunStatus:
+    """Read a successful status answer: the run's state, its tasks (batch) or child runs (group).
+
+    Every text of it (run ids, task codes, status texts) passes through ``server_text`` with ``secrets``.
+    """
     run_id = envelope.get("batchRunId") or batch_run_id
     if not isinstance(run_id, str):
-        raise OFSUnknownCodeError(f"ESI status of {batch_run_id}: batchRunId is not text: {run_id!r}")
+        raise OFSUnknownCodeError(f"ESI status of {batch_run_id}: batchRunId is not text: {server_text(repr(run_id))}")
+    secrets = tuple(secrets)
+    run_id = server_text(run_id, secrets)
     where = f"ESI status of run {run_id}"
     if "batchStatusCode" not in envelope:
         raise OFSTransportError(f"{where}: the answer has no batchStatusCode", kind=FailureKind.MALFORMED)
     tasks = [
-        TaskStatus(*_entry(item, "taskCode", "statusCode", where, "task"), status_text=_text(item, "taskStatus"))
+        TaskStatus(
+            *_entry(item, "taskCode", "statusCode", where, "task", secrets),
+            status_text=_text(item, "taskStatus", secrets),
+        )
         for item in _list(envelope, "taskStatusList", where)
     ]
     children = [
-        RunStatus(*_entry(item, "batchRunId", "batchStatusCode", where, "child run"), state_text=_text(item))
+        RunStatus(
+            *_entry(item, "batchRunId", "batchStatusCode", where, "child run", secrets),
+            state_text=_text(item, "batchStatus", secrets),
+        )
         for item in _list(envelope, "batchList", where)
     ]
     return RunStatus(
@@ -793,7 +802,7 @@ def parse_status(envelope: Mapping[str, Any], batch_run_id: str) -> RunStatus:
         state=_state(envelope["batchStatusCode"], where, "batchStatusCode"),
         tasks=tasks,
         children=children,
-        state_text=_text(envelope),
+        state_text=_text(envelope, "batchStatus", secrets),
     )
 
 
@@ -803,17 +812,20 @@ def _state(code: Any, where: str, *what: object) -> RunState:
     return state if state is not None else parse_state(code, f"{where}: {' '.join(map(str, what))}")
 
 
-def _entry(item: Mapping[str, Any], name_key: str, code_key: str, where: str, kind: str) -> tuple[str, RunState]:
-    """The name and state of one task or child run of a status answer."""
+def _entry(
+    item: Mapping[str, Any], name_key: str, code_key: str, where: str, kind: str, secrets: tuple[str, ...]
+) -> tuple[str, RunState]:
+    """The name (``server_text``) and state of one task or child run of a status answer."""
     try:
         name, code = item[name_key], item[code_key]
     except KeyError as missing:
         raise OFSTransportError(f"{where}: an entry lacks {missing.args[0]}", kind=FailureKind.MALFORMED) from None
-    return str(name), _state(code, where, kind, name)
+    name = server_text(name, secrets)
+    return name, _state(code, where, kind, name)
 
 
-def _text(item: Mapping[str, Any], key: str = "batchStatus") -> str:
-    return str(item.get(key) or "").strip()
+def _text(item: Mapping[str, Any], key: str, secrets: tuple[str, ...]) -> str:
+    return server_text(item.get(key) or "", secrets).strip()
 
 
 def _list(envelope: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
@@ -886,7 +898,7 @@ class StatusPoll:
         last = self._last
         if last is not None and last[0] == response:
             return last[1]
-        status = parse_status(decode_answer(response, verb, self._secrets), self.batch_run_id)
+        status = parse_status(decode_answer(response, verb, self._secrets), self.batch_run_id, self._secrets)
         self._last = (response, status)
         return status
 

@@ -17,9 +17,10 @@ from typing import Any
 SUCCESS = "success"
 FAILURE = "failure"
 _NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_-]+")
-#: Most characters of the batch part of a metric name: with Airflow's prefix the whole name stays well within
-#: the 250 characters StatsD names may have in Airflow (and OpenTelemetry's 255).
-MAX_BATCH_IN_NAME = 100
+#: Most characters of the batch part of a metric name: with Airflow's default prefix (``airflow.``) the longest
+#: name, ``airflow.ofs.run.<batch>.interrupted``, has 60, within what every metrics backend of Airflow takes
+#: (OpenTelemetry's 63 on Airflow 2.11, 255 on 3.x; StatsD's 250).
+MAX_BATCH_IN_NAME = 32
 _DIGEST_LENGTH = 8
 _stats: Any = None
 
@@ -62,7 +63,7 @@ def run_ended(batch_name: str, state: str, waited_seconds: float) -> None:
 def batch_in_name(batch_name: str) -> str:
     """The batch part of a metric name: each run of characters other than ASCII letters, digits, ``_`` and ``-``
     becomes one ``_`` (``unnamed`` for an empty name). A part longer than ``MAX_BATCH_IN_NAME`` keeps its first
-    91 characters, then ``_`` and the first 8 hex digits of the SHA-256 of the batch name, so that two long
+    23 characters, then ``_`` and the first 8 hex digits of the SHA-256 of the batch name, so that two long
     names stay apart and a batch always gets the same name."""
     batch = _NOT_IN_A_NAME.sub("_", batch_name) or "unnamed"
     if len(batch) <= MAX_BATCH_IN_NAME:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
@@ -1070,12 +1070,19 @@ def server_text(value: Any, secrets: Iterable[str] = (), limit: int = MAX_SERVER
     tokens are redacted (``redact``), and the text is cut to ``limit`` characters, saying how many were cut.
     """
     text = value if isinstance(value, str) else str(value)
-    if not text.isprintable():
-        text = "".join(char for char in text if char.isprintable())
-    text = redact(text, secrets)
-    if len(text) > limit:
-        text = f"{text[:limit]}...(+{len(text) - limit} characters)"
-    return text
+    if len(text) <= limit:  # the usual case, and the same few texts poll after poll: remembered
+        return _short_server_text(text, tuple(secrets))
+    text = redact(_printable(text), secrets)
+    return f"{text[:limit]}...(+{len(text) - limit} characters)" if len(text) > limit else text
+
+
+@lru_cache(maxsize=2048)
+def _short_server_text(text: str, secrets: tuple[str, ...]) -> str:
+    return redact(_printable(text), secrets)
+
+
+def _printable(text: str) -> str:
+    return text if text.isprintable() else "".join(char for char in text if char.isprintable())
 
 
 #: What to do after a mutating call whose outcome is unknown, per verb; ``{subject}`` and ``{window}`` filled in.

@@ -250,9 +250,13 @@ def test_a_host_with_a_user_or_password_is_refused_by_field_without_showing_them
     assert "tenant.example.com" in str(raised.value)
 
 
-def test_a_token_url_with_a_user_or_password_is_refused_by_field_without_showing_them():
-    with pytest.raises(OFSConnectionConfigError, match="'token_url'") as raised:
-        make_settings(token_url="https://client:s3cret-pw@iam.example.com/oauth2/v1/token")
+@pytest.mark.parametrize("field", ["iam_url", "token_url"])
+def test_an_iam_url_with_a_user_or_password_is_refused_by_field_without_showing_them(field):
+    url = "https://client:s3cret-pw@iam.example.com/oauth2/v1/token"
+    extra = {"iam_url": url} if field == "iam_url" else {"token_url": url, "drop": ("iam_url",)}
+
+    with pytest.raises(OFSConnectionConfigError, match=f"'{field}'") as raised:
+        make_settings(**extra)
 
     assert "s3cret-pw" not in str(raised.value)
 

@@ -7,6 +7,7 @@ settings, no dataclasses. ``protocol`` builds its requests with the same functio
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -85,6 +86,8 @@ def encode_dynamic_params(
     """
     wire_batch_type(batch_type)
     mis = mis_date_text(mis_date)
+    for name, params in (("batch_params", batch_params), ("task_params", task_params), ("group_params", group_params)):
+        refuse_non_finite(name, params)
     if batch_type == "batch":
         if group_params:
             raise ValueError("group_params applies to batch_type='group' only")
@@ -122,6 +125,7 @@ def dynamic_param_list(batch_type: str, dynamic_params: str | Mapping[str, Any] 
             "dynamic_params must be a mapping in the wire shape ({'batchParams': {...}, 'taskRuntimeParams': {...}}"
             f", or batch code -> that for a group) or an encoded JSON string, not {type(dynamic_params).__name__}"
         )
+    refuse_non_finite("dynamic_params", dynamic_params)
     if batch_type == "group":
         return encode_dynamic_params(batch_type, group_params=dynamic_params)
     unknown = set(dynamic_params) - {"batchParams", "taskRuntimeParams"}
@@ -132,6 +136,19 @@ def dynamic_param_list(batch_type: str, dynamic_params: str | Mapping[str, Any] 
         batch_params=dynamic_params.get("batchParams"),
         task_params=dynamic_params.get("taskRuntimeParams"),
     )
+
+
+def refuse_non_finite(name: str, value: Any) -> None:
+    """Refuse a NaN or an Infinity anywhere in ``value``, naming it by its keys: JSON has neither, so the
+    request would not be valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} is {value!r}: JSON has no NaN or Infinity, so it cannot be sent; give a number")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            refuse_non_finite(f"{name}[{key!r}]", item)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            refuse_non_finite(f"{name}[{index}]", item)
 
 
 def _batch_entry(

@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
+from airflow_provider_ofs.published import listed
 from airflow_provider_ofs.states import RunState
 
 P = ParamSpec("P")
@@ -202,7 +203,7 @@ class OFSRunFailedError(OFSSchedulerError):
         self.failed_tasks = list(failed_tasks)
         texts = status_texts or {}  # a failed task's (or child run's) own status text, when OFS sent one
         named = [f"{code} ({texts[code]})" if texts.get(code) else code for code in self.failed_tasks]
-        failed = f"; failed: {', '.join(named)}" if named else ""
+        failed = f"; failed: {listed(named)}" if named else ""
         super().__init__(f"OFS run {run_id} ended {state.describe()}{failed}", code=state.value)
 
 

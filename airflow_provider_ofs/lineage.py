@@ -33,7 +33,8 @@ __all__ = ["FACET_NAME", "SCHEMA_URL", "OFSBatchRunFacet", "OperatorLineage", "r
 class OFSBatchRunFacet(RunFacet):
     """The OFS run an Airflow task started or watched, and how it ended (fields in camelCase, as in OpenLineage).
 
-    A field left ``None`` is not sent: ``state``, ``failedTasks`` and ``childRuns`` only once the wait ended.
+    A field left ``None`` is not sent: ``state``, ``failedTasks`` and ``childRuns`` only once the wait ended;
+    ``failedTasksOmitted`` and ``childRunsOmitted`` only when a list was longer than ``MAX_LISTED`` (100).
     """
 
     batchRunId: str
@@ -45,6 +46,8 @@ class OFSBatchRunFacet(RunFacet):
     state: str | None = field(default=None)
     failedTasks: list[str] | None = field(default=None)
     childRuns: list[dict[str, str]] | None = field(default=None)
+    failedTasksOmitted: int | None = field(default=None)
+    childRunsOmitted: int | None = field(default=None)
     monitorUrl: str | None = field(default=None)
 
     @staticmethod
@@ -63,6 +66,9 @@ def run_lineage(task: Any, batch_run_id: str, **fields: Any) -> OperatorLineage[
         fields["state"] = outcome.state
         fields["failedTasks"] = list(outcome.failed_tasks)
         fields["childRuns"] = [{"batchRunId": run_id, "state": state} for run_id, state in outcome.children]
+        if outcome.omitted is not None:  # a list longer than MAX_LISTED: how many entries it left out
+            fields["failedTasksOmitted"] = outcome.failed_tasks_omitted
+            fields["childRunsOmitted"] = outcome.children_omitted
     facet = OFSBatchRunFacet(
         batchRunId=batch_run_id,
         batchName=task.batch_name,

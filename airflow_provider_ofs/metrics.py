@@ -2,11 +2,13 @@
 
 Names (README, "Metrics"): ``ofs.esi.<verb>.success|failure|retry|duration`` for each ESI call,
 ``ofs.token.success|failure|retry|duration`` for token requests, and ``ofs.run.<batch>.<state>`` and
-``ofs.run.<batch>.duration`` when a task's wait for a run ends. A metric never fails a call.
+``ofs.run.<batch>.duration`` when a task's wait for a run ends (``<batch>``: ``batch_in_name``). A metric
+never fails a call.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from datetime import timedelta
@@ -15,6 +17,11 @@ from typing import Any
 SUCCESS = "success"
 FAILURE = "failure"
 _NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+#: Most characters of the batch part of a metric name: with Airflow's default prefix (``airflow.``) the longest
+#: name, ``airflow.ofs.run.<batch>.interrupted``, has 60, within what every metrics backend of Airflow takes
+#: (OpenTelemetry's 63 on Airflow 2.11, 255 on 3.x; StatsD's 250).
+MAX_BATCH_IN_NAME = 32
+_DIGEST_LENGTH = 8
 _stats: Any = None
 
 
@@ -48,6 +55,18 @@ def call_retried(verb: str) -> None:
 
 def run_ended(batch_name: str, state: str, waited_seconds: float) -> None:
     """A task's wait for a run of ``batch_name`` ended in ``state`` after ``waited_seconds``."""
-    batch = _NOT_IN_A_NAME.sub("_", batch_name) or "unnamed"
+    batch = batch_in_name(batch_name)
     _send("incr", f"ofs.run.{batch}.{state.lower()}")
     _send("timing", f"ofs.run.{batch}.duration", timedelta(seconds=waited_seconds))
+
+
+def batch_in_name(batch_name: str) -> str:
+    """The batch part of a metric name: each run of characters other than ASCII letters, digits, ``_`` and ``-``
+    becomes one ``_`` (``unnamed`` for an empty name). A part longer than ``MAX_BATCH_IN_NAME`` keeps its first
+    23 characters, then ``_`` and the first 8 hex digits of the SHA-256 of the batch name, so that two long
+    names stay apart and a batch always gets the same name."""
+    batch = _NOT_IN_A_NAME.sub("_", batch_name) or "unnamed"
+    if len(batch) <= MAX_BATCH_IN_NAME:
+        return batch
+    digest = hashlib.sha256(batch_name.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_LENGTH]
+    return f"{batch[: MAX_BATCH_IN_NAME - _DIGEST_LENGTH - 1]}_{digest}"

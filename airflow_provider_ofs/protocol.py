@@ -19,12 +19,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
-from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
-from airflow_provider_ofs.arguments import dynamic_param_list, join_codes, require_name, wire_batch_type
+from airflow_provider_ofs.arguments import (
+    dynamic_param_list,
+    join_codes,
+    refuse_non_finite,
+    require_name,
+    wire_batch_type,
+)
 from airflow_provider_ofs.connection_form import (
     DEFAULT_LOCALE,
     DEFAULT_SCOPE,
@@ -55,13 +60,20 @@ LEGACY_IAM_URL_FIELD = "token_url"
 OFFLINE_ACCESS = "offline_access"
 DEFAULT_RETRY_ATTEMPTS = 5
 DEFAULT_RETRY_WAIT = 1.0
+#: Most bytes of one ESI request body (real ones are well under a KiB); a larger one is refused before sending.
+MAX_REQUEST_BYTES = 1024 * 1024
 #: Most bytes read of one ESI or IAM answer (real ones are a few KiB); a longer answer is refused unread.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
-#: Shortest token lifetime believed: a smaller ``expires_in`` (0, negative, not a number) counts as this,
-#: so that a bad answer costs one token request a minute instead of one per call.
-MIN_TOKEN_LIFETIME = 60.0
+#: The token lifetime assumed when ``expires_in`` is 0, negative, NaN or not a number: a bad answer costs one
+#: token request a minute instead of one per call. A positive, finite ``expires_in`` is believed as given.
+FALLBACK_TOKEN_LIFETIME = 60.0
+#: The lifetime IAM gives a token when its answer has no ``expires_in`` (an hour).
+DEFAULT_TOKEN_LIFETIME = 3600.0
 #: Longest token lifetime believed (IAM issues tokens for up to a year).
 MAX_TOKEN_LIFETIME = 366 * 86400.0
+#: A token is renewed this long before it expires, or a quarter of its lifetime before for short-lived ones.
+TOKEN_REFRESH_LEAD = 60.0
+TOKEN_REFRESH_FRACTION = 0.25
 
 HEADER_TENANT = "ofs_tenant_id"
 HEADER_SERVICE = "ofs_service_id"
@@ -142,6 +154,7 @@ class ConnectionSettings:
             return value
 
         base_url = required("host", _base_url(conn_id, host or "", port, schema), "field")
+        _check_url_form(conn_id, "field 'host'", base_url)
         access_token = text("access_token")
         if access_token and not _SENDABLE_TOKEN.fullmatch(access_token):
             raise OFSConnectionConfigError(
@@ -171,6 +184,8 @@ class ConnectionSettings:
                 f"Connection {conn_id!r}: extra field 'dynamic_params_format' must be 'string' (dynamicParamList "
                 f"as a JSON-encoded string, the guide's form) or 'object' (a JSON object), not {params_format!r}"
             )
+        iam_field = "iam_url" if text("iam_url") else LEGACY_IAM_URL_FIELD
+        _check_url_form(conn_id, f"extra field {iam_field!r}", _normalise_url(iam_url))
         return cls(
             conn_id=conn_id,
             base_url=base_url,
@@ -286,6 +301,42 @@ def _base_url(conn_id: str, host: str, port: int | None, schema: str | None) -> 
     return url[:cut] if cut >= 0 else url
 
 
+# Whitespace, control characters and other unprintable ones: no URL of ours holds them (a space in a host name
+# fails differently on each transport, and a line break would smuggle a header).
+_NOT_IN_A_URL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def _check_url_form(conn_id: str, where: str, url: str) -> None:
+    """Refuse a service URL that is not ``http(s)://host[:port][/path]``: no user or password in it, no whitespace.
+
+    URL credentials would be sent as HTTP Basic auth instead of the bearer token (or the IAM client's), and
+    shown wherever the URL is: error texts, ``batch_run_url``, the lineage facet. The error names the field,
+    never the credentials.
+    """
+    if not url:
+        return
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: {where} holds a user name or password before the host name "
+            f"('...@{parts.netloc.rpartition('@')[2]}'); remove it. ESI calls carry the IAM bearer token, and the "
+            f"IAM user and password go in the connection's login and password fields."
+        )
+    if _NOT_IN_A_URL.search(url) or not url.isprintable():
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: {where} holds whitespace or control characters, which no URL may hold"
+        )
+    try:
+        parts.port  # noqa: B018  (reading it checks it: a port that is not a number in 0-65535 raises)
+    except ValueError:
+        raise OFSConnectionConfigError(f"Connection {conn_id!r}: {where} has a port that is not a number") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise OFSConnectionConfigError(
+            f"Connection {conn_id!r}: {where} must be an https:// (or http://) URL with a host name, "
+            f"e.g. https://tenant.example.com/app"
+        )
+
+
 def _parse_proxy(conn_id: str, value: str) -> str:
     if not value:
         return ""
@@ -299,37 +350,56 @@ def _parse_proxy(conn_id: str, value: str) -> str:
     return url.rstrip("/")
 
 
-#: The placeholders a ``monitor_url`` template may use.
+#: The placeholders a ``monitor_url`` template may use, each as it is (``{run_id}``: no attribute, index,
+#: conversion or format spec).
 MONITOR_URL_FIELDS = ("run_id", "batch_name", "host")
+#: Most characters of a ``monitor_url`` template, and of a URL built from it (a longer one is not published).
+MAX_MONITOR_URL = 2048
 
 
 def _parse_monitor_url(conn_id: str, template: str) -> str:
-    """Check a Batch Monitor URL template: ``{run_id}`` required, only the known placeholders."""
+    """Check a Batch Monitor URL template: an http(s) URL, ``{run_id}`` required, only the known placeholders."""
     if not template:
         return ""
+    where = f"Connection {conn_id!r}: extra field 'monitor_url'"
+    if len(template) > MAX_MONITOR_URL:
+        raise OFSConnectionConfigError(f"{where} is {len(template)} characters long; at most {MAX_MONITOR_URL}")
     try:
-        template.format(**dict.fromkeys(MONITOR_URL_FIELDS, "x"))
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except (KeyError, IndexError, ValueError) as error:
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(template)
+            if name is not None
+        ]
+    except ValueError as error:
         raise OFSConnectionConfigError(
-            f"Connection {conn_id!r}: extra field 'monitor_url' is not a URL template with "
-            f"{{run_id}}, {{batch_name}} or {{host}} ({type(error).__name__}: {error})"
+            f"{where} is not a URL template with {{run_id}}, {{batch_name}} or {{host}} ({error})"
         ) from None
-    if "run_id" not in names:
-        raise OFSConnectionConfigError(f"Connection {conn_id!r}: extra field 'monitor_url' must contain {{run_id}}")
+    for name, spec, conversion in fields:
+        if name not in MONITOR_URL_FIELDS or spec or conversion:
+            found = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            raise OFSConnectionConfigError(
+                f"{where} is not a URL template with {{run_id}}, {{batch_name}} or {{host}}: it holds "
+                f"{{{server_text(found, limit=40)}}}, and each placeholder is one of these three names as it is "
+                f"(no attribute, index, conversion or format spec)"
+            )
+    if "run_id" not in {name for name, _, _ in fields}:
+        raise OFSConnectionConfigError(f"{where} must contain {{run_id}}")
+    _check_url_form(conn_id, "extra field 'monitor_url'", template.format(run_id="R", batch_name="B", host="https://h"))
     return template
 
 
 def monitor_url_for(settings: ConnectionSettings, run_id: str, batch_name: str) -> str | None:
     """The run's page in the OFS Batch Monitor, from the connection's ``monitor_url``; ``None`` without one.
 
-    ``{host}`` is the connection's application base URL; the run id and batch name are URL-quoted.
+    ``{host}`` is the connection's application base URL; the run id and batch name are URL-quoted. A URL
+    longer than ``MAX_MONITOR_URL`` is ``None`` too: it is not published.
     """
     if not settings.monitor_url:
         return None
-    return settings.monitor_url.format(
+    url = settings.monitor_url.format(
         run_id=quote(run_id, safe=""), batch_name=quote(batch_name, safe=""), host=settings.base_url
     )
+    return url if len(url) <= MAX_MONITOR_URL else None
 
 
 def _parse_verify(value: Any) -> bool | str:
@@ -363,15 +433,16 @@ def proxy_for(settings: ConnectionSettings, url: str, environ: Mapping[str, str]
 
     The connection's ``proxy`` when set, for every call. Otherwise the environment's, as curl and Python's
     ``urllib`` read it: ``https_proxy``/``http_proxy`` by the URL's scheme, then ``all_proxy`` (a lower-case
-    name wins over its upper-case one), unless ``no_proxy`` names the host (names, domain suffixes, ``*``,
-    IP networks such as ``10.0.0.0/8``). Nothing is bypassed by default, loopback included.
+    name wins over its upper-case one), unless ``no_proxy`` names the host as curl reads it (``_bypassed``:
+    names, domain suffixes, ``*``, IP networks such as ``10.0.0.0/8``, ``host:port``). Nothing is bypassed
+    by default, loopback included.
     """
     if settings.proxy:
         return settings.proxy
     found = _proxy_environment(environ)
     parts = urlsplit(url)
     proxy = found.get(parts.scheme) or found.get("all")
-    if not proxy or _bypassed(parts.hostname or "", parts.netloc.rpartition("@")[2], found.get("no", "")):
+    if not proxy or _bypassed(parts, found.get("no", "")):
         return None
     return proxy if "://" in proxy else "http://" + proxy
 
@@ -391,20 +462,47 @@ def _proxy_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return found
 
 
-def _bypassed(hostname: str, host_and_port: str, no_proxy: str) -> bool:
-    if proxy_bypass_environment(host_and_port, {"no": no_proxy}):
+def _bypassed(url: SplitResult, no_proxy: str) -> bool:
+    """Whether ``no_proxy`` names the URL's host, as curl reads it.
+
+    Entries are separated by commas or blanks; ``*`` alone bypasses everything. A name matches itself and
+    its subdomains (a leading dot, and a trailing one on either side, are ignored; case does not count); an
+    IP address or network (``10.0.0.0/8``, ``[::1]``) matches the addresses in it. An entry with a port
+    (``host:8443``, ``[::1]:8080``) matches that port only, the URL's default port when it gives none.
+    """
+    if no_proxy.strip() == "*":
         return True
+    host = (url.hostname or "").rstrip(".")  # lower-cased, IPv6 brackets removed
+    port = url.port or (443 if url.scheme == "https" else 80)  # the settings checked the URL: a valid port
     try:
-        address = ipaddress.ip_address(hostname)
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
     except ValueError:
-        return False
-    for entry in no_proxy.split(","):
-        try:
-            if address in ipaddress.ip_network(entry.strip(), strict=False):
-                return True
-        except ValueError:
+        address = None
+    for entry in filter(None, re.split(r"[\s,]+", no_proxy)):
+        name, entry_port = _no_proxy_entry(entry)
+        if entry_port is not None and entry_port != port:
             continue
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(name, strict=False):
+                    return True
+            except ValueError:
+                continue
+        name = name.strip(".").lower()
+        if name and (host == name or host.endswith("." + name)):
+            return True
     return False
+
+
+def _no_proxy_entry(entry: str) -> tuple[str, int | None]:
+    """A ``NO_PROXY`` entry's host (or network) and port, if it names one: ``[::1]:8080`` -> (``::1``, 8080)."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest[1:].isdigit() else None
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, int(port) if port.isdigit() else None
+    return entry, None  # a name, an IPv4 address or network, or a bare IPv6 address
 
 
 # ------------------------------------------------------------------------------------------------ wire
@@ -450,15 +548,20 @@ def esi_headers(settings: ConnectionSettings) -> dict[str, str]:
     }
 
 
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: ``json.dumps`` builds one per call
+# Built once (``json.dumps`` builds one per call); NaN and Infinity, which are not JSON, raise ``ValueError``.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def _esi_request(settings: ConnectionSettings, verb: Verb, body: Mapping[str, Any]) -> HttpRequest:
+    encoded = _COMPACT_JSON.encode(body).encode()
+    if len(encoded) > MAX_REQUEST_BYTES:
+        raise ValueError(
+            f"ESI {verb.value}: the request body would be {len(encoded)} bytes, more than the {MAX_REQUEST_BYTES} "
+            f"bytes a request may hold (MAX_REQUEST_BYTES); nothing was sent. Name fewer task codes or send smaller "
+            f"parameters."
+        )
     return HttpRequest(
-        url=settings.base_url + ESI_PATH + verb.value,
-        headers=esi_headers(settings),
-        body=_COMPACT_JSON.encode(body).encode(),
-        verb=verb.value,
+        url=settings.base_url + ESI_PATH + verb.value, headers=esi_headers(settings), body=encoded, verb=verb.value
     )
 
 
@@ -494,13 +597,14 @@ def build_trigger(
 
 def _in_edition_form(settings: ConnectionSettings, batch_type: str, param_list: str) -> Any:
     """``dynamicParamList`` as the connection's edition takes it: the encoded string, or the JSON it encodes."""
-    if settings.dynamic_params_format == "string":
-        return param_list
-    expected = list if batch_type == "group" else dict
     try:
         value = json.loads(param_list)
     except ValueError:
         value = None
+    refuse_non_finite("dynamic_params", value)  # an encoded string may hold NaN, which json reads but is not JSON
+    if settings.dynamic_params_format == "string":
+        return param_list
+    expected = list if batch_type == "group" else dict
     if not isinstance(value, expected):
         raise ValueError(
             f"dynamic_params must encode a JSON {'list' if batch_type == 'group' else 'object'} for a {batch_type}: "
@@ -613,13 +717,11 @@ _CODE_TEXT = re.compile(r"-?[0-9]+")
 
 def parse_code(value: Any, what: str) -> int:
     """Read a code sent as a string or a number (ESI-NOTES 1)."""
-    if isinstance(value, bool):
-        raise OFSUnknownCodeError(f"{what} is not a code: {value!r}")
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and _CODE_TEXT.fullmatch(value.strip()):
         return int(value.strip())  # ASCII digits only: int() would also read "0_0" or Arabic-Indic digits
-    raise OFSUnknownCodeError(f"{what} is not a code: {value!r}")
+    raise OFSUnknownCodeError(f"{what} is not a code: {server_text(repr(value), limit=MAX_SERVER_TEXT // 4)}")
 
 
 def check_api_code(envelope: Mapping[str, Any], verb: str, secrets: Iterable[str] = ()) -> None:
@@ -627,7 +729,7 @@ def check_api_code(envelope: Mapping[str, Any], verb: str, secrets: Iterable[str
     code = parse_code(envelope.get("statusCode"), f"ESI {verb}: statusCode")
     if code == 0:
         return
-    detail = redact(_server_detail(envelope), secrets)
+    detail = _server_detail(envelope, tuple(secrets))
     error_class = API_ERRORS.get(code)
     if error_class is None:
         raise OFSUnknownCodeError(
@@ -638,10 +740,10 @@ def check_api_code(envelope: Mapping[str, Any], verb: str, secrets: Iterable[str
     raise error_class(f"ESI {verb} failed with code {code} ({error_class.meaning}){detail}", code=code, verb=verb)
 
 
-def _server_detail(envelope: Mapping[str, Any]) -> str:
+def _server_detail(envelope: Mapping[str, Any], secrets: tuple[str, ...]) -> str:
     texts: list[str] = []
     for key in ("summary", "details"):
-        text = str(envelope.get(key) or "").strip()
+        text = server_text(envelope.get(key) or "", secrets).strip()
         if text and not any(text in earlier for earlier in texts):  # servers often repeat the summary
             texts.append(text)
     return f": {' / '.join(texts)}" if texts else ""
@@ -668,20 +770,31 @@ def parse_state(value: Any, what: str) -> RunState:
         raise OFSUnknownCodeError(f"{what} is {code}, which is not a documented run state", code=code) from None
 
 
-def parse_status(envelope: Mapping[str, Any], batch_run_id: str) -> RunStatus:
-    """Read a successful status answer: the run's state, its tasks (batch) or child runs (group)."""
+def parse_status(envelope: Mapping[str, Any], batch_run_id: str, secrets: Iterable[str] = ()) -> RunStatus:
+    """Read a successful status answer: the run's state, its tasks (batch) or child runs (group).
+
+    Every text of it (run ids, task codes, status texts) passes through ``server_text`` with ``secrets``.
+    """
     run_id = envelope.get("batchRunId") or batch_run_id
     if not isinstance(run_id, str):
-        raise OFSUnknownCodeError(f"ESI status of {batch_run_id}: batchRunId is not text: {run_id!r}")
+        raise OFSUnknownCodeError(f"ESI status of {batch_run_id}: batchRunId is not text: {server_text(repr(run_id))}")
+    secrets = tuple(secrets)
+    run_id = server_text(run_id, secrets)
     where = f"ESI status of run {run_id}"
     if "batchStatusCode" not in envelope:
         raise OFSTransportError(f"{where}: the answer has no batchStatusCode", kind=FailureKind.MALFORMED)
     tasks = [
-        TaskStatus(*_entry(item, "taskCode", "statusCode", where, "task"), status_text=_text(item, "taskStatus"))
+        TaskStatus(
+            *_entry(item, "taskCode", "statusCode", where, "task", secrets),
+            status_text=_text(item, "taskStatus", secrets),
+        )
         for item in _list(envelope, "taskStatusList", where)
     ]
     children = [
-        RunStatus(*_entry(item, "batchRunId", "batchStatusCode", where, "child run"), state_text=_text(item))
+        RunStatus(
+            *_entry(item, "batchRunId", "batchStatusCode", where, "child run", secrets),
+            state_text=_text(item, "batchStatus", secrets),
+        )
         for item in _list(envelope, "batchList", where)
     ]
     return RunStatus(
@@ -689,7 +802,7 @@ def parse_status(envelope: Mapping[str, Any], batch_run_id: str) -> RunStatus:
         state=_state(envelope["batchStatusCode"], where, "batchStatusCode"),
         tasks=tasks,
         children=children,
-        state_text=_text(envelope),
+        state_text=_text(envelope, "batchStatus", secrets),
     )
 
 
@@ -699,17 +812,20 @@ def _state(code: Any, where: str, *what: object) -> RunState:
     return state if state is not None else parse_state(code, f"{where}: {' '.join(map(str, what))}")
 
 
-def _entry(item: Mapping[str, Any], name_key: str, code_key: str, where: str, kind: str) -> tuple[str, RunState]:
-    """The name and state of one task or child run of a status answer."""
+def _entry(
+    item: Mapping[str, Any], name_key: str, code_key: str, where: str, kind: str, secrets: tuple[str, ...]
+) -> tuple[str, RunState]:
+    """The name (``server_text``) and state of one task or child run of a status answer."""
     try:
         name, code = item[name_key], item[code_key]
     except KeyError as missing:
         raise OFSTransportError(f"{where}: an entry lacks {missing.args[0]}", kind=FailureKind.MALFORMED) from None
-    return str(name), _state(code, where, kind, name)
+    name = server_text(name, secrets)
+    return name, _state(code, where, kind, name)
 
 
-def _text(item: Mapping[str, Any], key: str = "batchStatus") -> str:
-    return str(item.get(key) or "").strip()
+def _text(item: Mapping[str, Any], key: str, secrets: tuple[str, ...]) -> str:
+    return server_text(item.get(key) or "", secrets).strip()
 
 
 def _list(envelope: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
@@ -782,7 +898,7 @@ class StatusPoll:
         last = self._last
         if last is not None and last[0] == response:
             return last[1]
-        status = parse_status(decode_answer(response, verb, self._secrets), self.batch_run_id)
+        status = parse_status(decode_answer(response, verb, self._secrets), self.batch_run_id, self._secrets)
         self._last = (response, status)
         return status
 
@@ -802,6 +918,11 @@ class Token:
     def is_fresh(self, now: float | None = None) -> bool:
         """Whether the token can still be used without refreshing it first."""
         return (time.time() if now is None else now) < self.refresh_at
+
+
+def token_clock() -> float:
+    """The clock tokens are timed by (epoch seconds): read when a token request is sent."""
+    return time.time()
 
 
 def refresh_scope(scope: str) -> str:
@@ -836,20 +957,21 @@ def build_token_request(settings: ConnectionSettings, refresh_token: str | None 
 def parse_token_answer(response: HttpResponse, settings: ConnectionSettings, now: float | None = None) -> Token:
     """Read IAM's answer: a token, or an error that says why (never echoing a secret).
 
-    ``expires_in`` is believed between ``MIN_TOKEN_LIFETIME`` (60 s; 0, negative or NaN count as that) and
-    ``MAX_TOKEN_LIFETIME``; an unreadable one means IAM's default of an hour.
+    ``now`` is when the token request was sent (epoch seconds; the current time when not given): the
+    token's lifetime (``token_lifetime``) counts from then, and it is renewed ahead of its end
+    (``TOKEN_REFRESH_LEAD``, or ``TOKEN_REFRESH_FRACTION`` of a short lifetime).
     """
     answer = _json_object(response.body)
     where = f"IAM token request for connection {settings.conn_id!r}"
     if response.status in (400, 401) and answer is not None and "error" in answer:
-        reason = redact(str(answer.get("error")), settings.secrets)
+        reason = server_text(answer.get("error"), settings.secrets)
         refused = _REFUSALS.get(reason)
         if refused:
             raise OFSCredentialsRefusedError(
                 f"{where} to {settings.iam_url} failed: {reason}: {refused}. The task is not retried, so that the "
                 f"account is not locked by repeated attempts"
             )
-        detail = redact(str(answer.get("error_description") or "refused"), settings.secrets)
+        detail = server_text(answer.get("error_description") or "refused", settings.secrets)
         raise OFSAuthenticationError(f"{where} failed: {reason} ({detail})")
     if response.status >= 400:
         raise http_error(where, response)
@@ -860,20 +982,14 @@ def parse_token_answer(response: HttpResponse, settings: ConnectionSettings, now
             f"{where}: the access_token IAM issued holds whitespace, control or non-ASCII characters, "
             f"which an HTTP header cannot carry; it was not used"
         )
-    try:
-        lifetime = float(answer.get("expires_in", 3600))
-    except (TypeError, ValueError):
-        lifetime = 3600.0
-    if math.isnan(lifetime):
-        lifetime = MIN_TOKEN_LIFETIME
-    lifetime = min(MAX_TOKEN_LIFETIME, max(MIN_TOKEN_LIFETIME, lifetime))
-    issued = time.time() if now is None else now
+    lifetime = token_lifetime(answer.get("expires_in", DEFAULT_TOKEN_LIFETIME))
+    issued = token_clock() if now is None else now
     refresh_token = answer.get("refresh_token")
     return Token(
         access_token=answer["access_token"],
         expires_at=issued + lifetime,
         refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
-        refresh_at=issued + lifetime - min(60.0, lifetime / 10),
+        refresh_at=issued + lifetime - min(TOKEN_REFRESH_LEAD, lifetime * TOKEN_REFRESH_FRACTION),
     )
 
 
@@ -887,6 +1003,18 @@ _REFUSALS = {
     "unauthorized_client": "IAM does not let this OAuth client use the password grant; allow the "
     "'Resource Owner' grant for the application in IAM",
 }
+
+
+def token_lifetime(expires_in: Any) -> float:
+    """Seconds a token lives, from IAM's ``expires_in``: a positive, finite number (or numeric text) as given,
+    up to ``MAX_TOKEN_LIFETIME``; 0, negative, NaN or anything else ``FALLBACK_TOKEN_LIFETIME``."""
+    try:
+        lifetime = float(expires_in) if not isinstance(expires_in, bool) else math.nan
+    except (TypeError, ValueError, OverflowError):
+        lifetime = math.nan
+    if math.isnan(lifetime) or lifetime <= 0:
+        return FALLBACK_TOKEN_LIFETIME
+    return min(MAX_TOKEN_LIFETIME, lifetime)
 
 
 def pre_issued_token(settings: ConnectionSettings) -> Token:
@@ -928,6 +1056,33 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return _CREDENTIAL_TEXT.sub("***", text)
+
+
+#: Most characters kept of one text a server sent (a task code, a status text, a child run id, a detail) where
+#: it reaches a log, an error, an XCom, the lineage facet or a metric; the rest is cut and counted.
+MAX_SERVER_TEXT = 200
+
+
+def server_text(value: Any, secrets: Iterable[str] = (), limit: int = MAX_SERVER_TEXT) -> str:
+    """A text a server sent, fit to log and publish: the one place such texts pass through.
+
+    Control and other unprintable characters (line breaks, lone surrogates) are removed, secrets and bearer
+    tokens are redacted (``redact``), and the text is cut to ``limit`` characters, saying how many were cut.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:  # the usual case, and the same few texts poll after poll: remembered
+        return _short_server_text(text, tuple(secrets))
+    text = redact(_printable(text), secrets)
+    return f"{text[:limit]}...(+{len(text) - limit} characters)" if len(text) > limit else text
+
+
+@lru_cache(maxsize=2048)
+def _short_server_text(text: str, secrets: tuple[str, ...]) -> str:
+    return redact(_printable(text), secrets)
+
+
+def _printable(text: str) -> str:
+    return text if text.isprintable() else "".join(char for char in text if char.isprintable())
 
 
 #: What to do after a mutating call whose outcome is unknown, per verb; ``{subject}`` and ``{window}`` filled in.

@@ -22,20 +22,54 @@ XCOM_STATE_KEY = "batch_run_state"
 XCOM_FAILED_TASKS_KEY = "batch_failed_tasks"
 #: When the wait ends: the child runs of a group, ``[{"run_id": ..., "state": ...}]`` (empty for a batch).
 XCOM_CHILD_RUNS_KEY = "batch_child_runs"
+#: When the wait ended with a list longer than ``MAX_LISTED``: how many entries each list left out,
+#: ``{"failed_tasks": n, "child_runs": m}``; absent when nothing was left out.
+XCOM_LISTS_OMITTED_KEY = "batch_lists_omitted"
+#: Most failed tasks (or child runs) a task publishes in XCom and the lineage facet and names in its error;
+#: the rest is counted.
+MAX_LISTED = 100
 
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a watched run ended: what ``push_outcome`` pushes, kept on the task for the OpenLineage facet."""
+    """How a watched run ended: what ``push_outcome`` pushes, kept on the task for the OpenLineage facet.
+
+    Each list keeps its first ``MAX_LISTED`` entries; ``failed_tasks_omitted`` and ``children_omitted`` count
+    the rest.
+    """
 
     state: str | None
     failed_tasks: tuple[str, ...] = ()
     children: tuple[tuple[str, str], ...] = ()
+    failed_tasks_omitted: int = 0
+    children_omitted: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("failed_tasks", "children"):
+            entries = getattr(self, name)
+            if len(entries) > MAX_LISTED:
+                object.__setattr__(self, name, tuple(entries[:MAX_LISTED]))
+                object.__setattr__(
+                    self, f"{name}_omitted", getattr(self, f"{name}_omitted") + len(entries) - MAX_LISTED
+                )
 
     @classmethod
     def of(cls, status: Any, state: Any, failed_tasks: Sequence[str] = ()) -> RunOutcome:
         """From a ``RunStatus`` and the wait's verdict on it: that ``RunState`` and failed tasks, every child run."""
         return cls(state.name, tuple(failed_tasks), tuple(children_of(status)))
+
+    @property
+    def omitted(self) -> dict[str, int] | None:
+        """How many entries each list left out, as ``XCOM_LISTS_OMITTED_KEY`` holds it; ``None`` when none were."""
+        if not (self.failed_tasks_omitted or self.children_omitted):
+            return None
+        return {"failed_tasks": self.failed_tasks_omitted, "child_runs": self.children_omitted}
+
+
+def listed(names: Sequence[str]) -> str:
+    """Names for a message, comma-separated: the first ``MAX_LISTED``, then how many more there are."""
+    more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+    return ", ".join(names[:MAX_LISTED]) + more
 
 
 def children_of(status: Any) -> list[tuple[str, str]]:
@@ -62,7 +96,8 @@ def push_run(task: Any, context: Any, run_id: str, url: str | None) -> None:
 
 
 def push_outcome(task: Any, context: Any, outcome: RunOutcome) -> None:
-    """Push how the watched run ended (its state, the failed tasks or child runs, every child run); keep it too."""
+    """Push how the watched run ended (its state, the failed tasks or child runs, every child run, and how many
+    were left out when a list was longer than ``MAX_LISTED``); keep it too."""
     task.run_outcome = outcome
     ti = _task_instance(task, context)
     if ti is None:
@@ -72,6 +107,8 @@ def push_outcome(task: Any, context: Any, outcome: RunOutcome) -> None:
     ti.xcom_push(
         key=XCOM_CHILD_RUNS_KEY, value=[{"run_id": run_id, "state": state} for run_id, state in outcome.children]
     )
+    if outcome.omitted is not None:
+        ti.xcom_push(key=XCOM_LISTS_OMITTED_KEY, value=outcome.omitted)
 
 
 class OFSBatchMonitorLink(BaseOperatorLink):  # type: ignore[misc]

@@ -62,14 +62,22 @@ def transport_error(request: HttpRequest, kind: FailureKind, detail: str = "") -
 
 
 def check_head(
-    settings: ConnectionSettings, request: HttpRequest, status: int, location: str | None, content_length: str | None
+    settings: ConnectionSettings,
+    request: HttpRequest,
+    status: int,
+    location: str | None,
+    content_length: str | None,
+    proxy: str | None = None,
 ) -> None:
-    """Refuse an answer from its status line and headers alone: a redirect, or a body announced too large.
+    """Refuse an answer from its status line and headers alone: a redirect, a proxy's 407, a body too large.
 
     Redirects are never followed: a 3xx re-posting the IAM form would hand the password to another host,
     and an SSO gateway's 302 to its login page would read as a lost answer. A 3xx is a configuration
-    error, and nothing is sent to where it points.
+    error, and nothing is sent to where it points. A 407 through ``proxy`` is the proxy's answer, not the
+    service's (``proxy_refused``).
     """
+    if proxy and status == 407:
+        raise proxy_refused(settings, request, proxy, status)
     if 300 <= status < 400:
         target = urlsplit(urljoin(request.url, location or "")).hostname if location else None
         where = f"a redirect to host {target!r}" if target else "a redirect without a Location"
@@ -81,6 +89,46 @@ def check_head(
         )
     if content_length is not None and content_length.strip().isdigit() and int(content_length) > MAX_ANSWER_BYTES:
         raise too_large(request)
+
+
+def proxy_refused(
+    settings: ConnectionSettings, request: HttpRequest, proxy: str, status: int | None
+) -> OFSConnectionConfigError | OFSTransportError:
+    """The error for a proxy that did not carry a call: its 407, or a CONNECT tunnel it did not open (``status``,
+    ``None`` when it gave none). Nothing reached ESI or IAM, so nothing was processed.
+
+    A 4xx (407: the proxy wants credentials, or others it was not given; 403: it does not allow the host) is a
+    configuration error, not retried; anything else (the proxy could not reach the service) is ``NOT_CONNECTED``,
+    which even a trigger may repeat. The proxy is named without its password.
+    """
+    source = "the connection's extra 'proxy'" if settings.proxy else "the HTTPS_PROXY/HTTP_PROXY/ALL_PROXY environment"
+    where = f"{_target(request)} to {request.url} through the proxy {shown_proxy(proxy)} (from {source})"
+    if status is None or not 400 <= status < 500:
+        answered = f"HTTP {status}" if status is not None else "no answer"
+        return transport_error(request, FailureKind.NOT_CONNECTED, f" (the proxy {shown_proxy(proxy)}: {answered})")
+    if status == 407:
+        what = (
+            "HTTP 407 (Proxy Authentication Required): the proxy wants a user and password it was not given, or "
+            "refused the ones given. Put them in the proxy URL, http://user:password@proxy.example.com:3128"
+        )
+    else:
+        what = (
+            f"HTTP {status}, refusing to open a tunnel (CONNECT) to {urlsplit(request.url).netloc}: ask the proxy's "
+            f"administrators to allow that host, or list it in NO_PROXY if it is reached directly"
+        )
+    return OFSConnectionConfigError(
+        f"Connection {settings.conn_id!r}: {where} did not reach the service, so nothing was processed. The proxy "
+        f"answered {what}."
+    )
+
+
+def shown_proxy(proxy: str) -> str:
+    """A proxy URL fit for a message: its user kept, its password replaced by ``***``."""
+    parts = urlsplit(proxy)
+    user = ""
+    if parts.username is not None:
+        user = f"{parts.username}:***@" if parts.password is not None else f"{parts.username}@"
+    return f"{parts.scheme}://{user}{parts.netloc.rpartition('@')[2]}"
 
 
 def too_large(request: HttpRequest) -> OFSTransportError:

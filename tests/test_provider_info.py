@@ -179,6 +179,17 @@ def test_airflow_registers_the_hook_and_its_form_fields():
     assert set(ours) == set(CONNECTION_FIELDS)
 
 
+def test_the_proxy_field_is_a_password_field_in_both_forms():
+    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+
+    assert CONNECTION_FIELDS["proxy"]["schema"]["format"] == "password"  # Airflow 3's form
+    widgets = OFSSchedulerHook.get_connection_form_widgets()
+    if widgets:  # Airflow 2.11's form
+        from wtforms import PasswordField
+
+        assert widgets["proxy"].field_class is PasswordField
+
+
 def test_entry_point_resolves_to_get_provider_info():
     entry_points = [
         entry_point

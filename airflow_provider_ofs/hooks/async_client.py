@@ -37,6 +37,7 @@ from airflow_provider_ofs.protocol import (
     decode_answer,
     parse_token_answer,
     probe_verdict,
+    token_clock,
     token_source,
     unauthorized,
 )
@@ -52,6 +53,7 @@ from airflow_provider_ofs.transport import (
     check_head,
     defined_connection,
     proxy_chooser,
+    proxy_refused,
     settings_from_connection,
     setup_error,
     transport_error,
@@ -256,7 +258,8 @@ class AsyncESIClient:
         return token
 
     async def _token_answer(self, request: HttpRequest) -> Token:
-        return parse_token_answer(await self._send(request), self.settings)
+        sent = token_clock()  # the token's lifetime counts from when it was asked for
+        return parse_token_answer(await self._send(request), self.settings, now=sent)
 
     @staticmethod
     async def _body(request: HttpRequest, answer: aiohttp.ClientResponse) -> bytes:
@@ -275,6 +278,7 @@ class AsyncESIClient:
 
     async def _send(self, request: HttpRequest) -> HttpResponse:
         """One POST, bounded by ``timeout`` and ``MAX_ANSWER_BYTES``; redirects refused (``check_head``)."""
+        proxy = self._proxy(request.url)
         try:
             session = shared_session(self.settings.verify)
             async with session.post(
@@ -283,7 +287,7 @@ class AsyncESIClient:
                 headers=request.headers,
                 timeout=self._timeout,
                 ssl=ssl_context(self.settings),
-                proxy=self._proxy(request.url),
+                proxy=proxy,
                 allow_redirects=False,
             ) as answer:
                 check_head(
@@ -292,6 +296,7 @@ class AsyncESIClient:
                     answer.status,
                     answer.headers.get("Location"),
                     answer.headers.get("Content-Length"),
+                    proxy,
                 )
                 return HttpResponse(
                     status=answer.status,
@@ -301,6 +306,8 @@ class AsyncESIClient:
                 )
         except (aiohttp.ClientSSLError, ssl.SSLError):
             raise setup_error(self.settings, request) from None
+        except aiohttp.ClientHttpProxyError as error:  # the proxy did not open the CONNECT tunnel
+            raise proxy_refused(self.settings, request, proxy or "", error.status) from None
         except aiohttp.ConnectionTimeoutError:
             raise transport_error(request, FailureKind.NOT_CONNECTED) from None
         except aiohttp.ClientConnectorError:

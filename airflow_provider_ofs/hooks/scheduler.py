@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ from airflow_provider_ofs.protocol import (
     parse_token_answer,
     probe_verdict,
     run_id_from,
+    token_clock,
     token_source,
     unauthorized,
 )
@@ -48,6 +50,7 @@ from airflow_provider_ofs.transport import (
     check_head,
     defined_connection,
     proxy_chooser,
+    proxy_refused,
     settings_from_connection,
     setup_error,
     transport_error,
@@ -315,7 +318,7 @@ class OFSSchedulerHook(BaseHook):
     def _request_token(self, refresh_token: str | None) -> Token:
         request = build_token_request(self.settings, refresh_token)
         token = retried(
-            lambda: parse_token_answer(self._send(request), self.settings),
+            lambda: self._token_answer(request),
             request,
             self.settings,
             self.log,
@@ -325,6 +328,10 @@ class OFSSchedulerHook(BaseHook):
         if token.refresh_token:
             mask_secret(token.refresh_token)
         return token
+
+    def _token_answer(self, request: HttpRequest) -> Token:
+        sent = token_clock()  # the token's lifetime counts from when it was asked for
+        return parse_token_answer(self._send(request), self.settings, now=sent)
 
     def _send(self, request: HttpRequest) -> HttpResponse:
         """One POST, bounded as a whole by ``timeout`` and in size by ``MAX_ANSWER_BYTES``; redirects refused."""
@@ -353,6 +360,7 @@ class OFSSchedulerHook(BaseHook):
                     answer.status_code,
                     answer.headers.get("Location"),
                     answer.headers.get("Content-Length"),
+                    proxy,
                 )
                 body = _read_body(request, answer.raw, deadline)
         except requests.exceptions.ConnectTimeout:
@@ -361,6 +369,8 @@ class OFSSchedulerHook(BaseHook):
             raise transport_error(request, FailureKind.TIMEOUT) from None
         except requests.exceptions.SSLError:
             raise setup_error(self.settings, request) from None
+        except requests.exceptions.ProxyError as error:  # the proxy could not be reached or did not carry the call
+            raise proxy_refused(self.settings, request, proxy or "", _tunnel_status(error)) from None
         except requests.exceptions.ConnectionError as error:
             raise transport_error(request, _connection_failure(error)) from None
         except DecodeError:  # a Content-Encoding the body does not follow
@@ -400,16 +410,30 @@ def _read_body(request: HttpRequest, raw: Any, deadline: float) -> bytes:
 
 def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKind:
     """Tell "never connected" (safe to repeat any call) from "dropped after sending" (maybe processed)."""
-    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProxyError
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
 
     reason = error.args[0] if error.args else None
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
-    if isinstance(reason, ProxyError):  # the proxy itself could not be reached: nothing went further
-        reason = reason.original_error
     return FailureKind.NOT_CONNECTED if isinstance(reason, NewConnectionError) else FailureKind.DROPPED
 
 
 def _without_conn_id(message: str, conn_id: str) -> str:
     """A message about a connection, without its id (``test_connection`` runs on a copy with a made-up one)."""
     return message.replace(f"Connection {conn_id!r}: ", "").replace(f" of connection {conn_id!r}", "")
+
+
+#: How Python's ``http.client`` reports a CONNECT the proxy did not accept (the only place its status shows).
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})")
+
+
+def _tunnel_status(error: requests.exceptions.ProxyError) -> int | None:
+    """The HTTP status with which the proxy refused a CONNECT; ``None`` when it was not reached or gave none.
+
+    urllib3 raises its ``ProxyError`` only while connecting to the proxy or through it, before anything is sent
+    to the service.
+    """
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)  # MaxRetryError -> urllib3's ProxyError
+    found = _TUNNEL_REFUSED.search(str(getattr(reason, "original_error", "")))
+    return int(found.group(1)) if found else None

@@ -12,7 +12,7 @@ from airflow_provider_ofs.exceptions import (
     OFSObjectNotFoundError,
 )
 from airflow_provider_ofs.protocol import (
-    MIN_TOKEN_LIFETIME,
+    FALLBACK_TOKEN_LIFETIME,
     HttpResponse,
     Token,
     build_status,
@@ -141,12 +141,20 @@ def test_iam_error_description_echoing_the_password_is_redacted():
 # ------------------------------------------------------------------------------------ 9: input validation
 
 
-@pytest.mark.parametrize("expires_in", [0, -5, "nan", "NaN", "-inf", 1])
-def test_a_token_lifetime_below_the_floor_or_not_a_number_is_clamped(expires_in):
+@pytest.mark.parametrize("expires_in", [0, -5, "nan", "NaN", "-inf", "0", "garbage"])
+def test_a_token_lifetime_that_is_not_positive_or_not_a_number_counts_as_the_fallback(expires_in):
     token = parse_token_answer(json_answer({"access_token": "a", "expires_in": expires_in}), make_settings(), now=NOW)
 
-    assert token.expires_at - NOW >= MIN_TOKEN_LIFETIME
+    assert token.expires_at - NOW == FALLBACK_TOKEN_LIFETIME
     assert token.refresh_at > NOW  # the next call reuses it instead of asking IAM again
+
+
+@pytest.mark.parametrize("expires_in", [1, 4, 4.5, "30", 59])
+def test_a_short_positive_token_lifetime_is_believed_and_renewed_ahead_of_it(expires_in):
+    token = parse_token_answer(json_answer({"access_token": "a", "expires_in": expires_in}), make_settings(), now=NOW)
+
+    assert token.expires_at - NOW == float(expires_in)  # not stretched to a minute: ESI would refuse it
+    assert NOW < token.refresh_at < token.expires_at
 
 
 def test_an_infinite_token_lifetime_is_not_taken_for_ever():

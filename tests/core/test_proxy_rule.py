@@ -67,3 +67,41 @@ def test_no_proxy_matches_domain_suffixes(no_proxy):
 
     assert proxy_for(make_settings(), HTTPS_URL, environ) is None
     assert proxy_for(make_settings(), "https://other.org/x", environ) == "http://proxy:3128"
+
+
+PROXY = {"HTTPS_PROXY": "http://proxy:3128", "HTTP_PROXY": "http://proxy:3128"}
+
+
+@pytest.mark.parametrize(
+    ("url", "no_proxy"),
+    [
+        ("https://tenant.example.com./app/x", "tenant.example.com"),  # a trailing-dot host (fully qualified)
+        ("https://tenant.example.com/app/x", "tenant.example.com."),  # a trailing-dot entry
+        ("https://tenant.example.com./app/x", ".example.com."),
+        ("https://TENANT.Example.com/app/x", "tenant.EXAMPLE.com"),
+        ("https://tenant.example.com/app/x", "tenant.example.com:443"),  # the URL's default port
+        ("http://tenant.example.com/app/x", "tenant.example.com:80"),
+        ("https://tenant.example.com:8443/app/x", "example.com:8443"),
+        ("http://127.0.0.1:8080/x", "127.0.0.1:8080"),
+        ("http://[::1]:8080/x", "[::1]:8080"),
+        ("http://[::1]:8080/x", "::1"),
+        ("https://tenant.example.com/app/x", "other.org tenant.example.com"),  # blanks separate, as commas do
+    ],
+)
+def test_no_proxy_is_read_as_curl_reads_it(url, no_proxy):
+    assert proxy_for(make_settings(), url, {**PROXY, "NO_PROXY": no_proxy}) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "no_proxy"),
+    [
+        ("https://tenant.example.com/app/x", "tenant.example.com:8443"),  # another port
+        ("https://tenant.example.com:8443/app/x", "tenant.example.com:443"),
+        ("https://notexample.com/x", "example.com"),
+        ("https://tenant.example.com/app/x", "tenant.example.co"),
+        ("http://127.0.0.1:8080/x", "127.0.0.1:9090"),
+        ("https://tenant.example.com/app/x", "*.example.com"),  # no wildcards but a lone *
+    ],
+)
+def test_no_proxy_entries_for_other_hosts_or_ports_do_not_bypass(url, no_proxy):
+    assert proxy_for(make_settings(), url, {**PROXY, "NO_PROXY": no_proxy}) == "http://proxy:3128"

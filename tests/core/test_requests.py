@@ -8,7 +8,7 @@ import json
 import pytest
 
 from airflow_provider_ofs.arguments import encode_dynamic_params, join_codes, mis_date_text, wire_batch_type
-from airflow_provider_ofs.protocol import Verb, build_run_action, build_status, build_trigger
+from airflow_provider_ofs.protocol import MAX_REQUEST_BYTES, Verb, build_run_action, build_status, build_trigger
 from tests.core.factory import make_settings
 
 ESI = "https://tenant.example.com/app/SchedulerService/rest-api/v1/external/"
@@ -322,3 +322,52 @@ def test_mis_date_text_accepts_dates_and_iso_text(value, text):
 def test_mis_date_that_is_not_yyyy_mm_dd_is_refused_with_the_value(value):
     with pytest.raises(ValueError, match="yyyy-mm-dd"):
         mis_date_text(value)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        (lambda bad: {"batch_params": {"RATE": bad}}, "batch_params['RATE']"),
+        (lambda bad: {"task_params": {"T1": {"LIMITS": [1.0, bad]}}}, "task_params['T1']['LIMITS'][1]"),
+        (lambda bad: {"group_params": {"B1": {"batchParams": {"X": bad}}}}, "group_params['B1']['batchParams']['X']"),
+    ],
+)
+def test_nan_and_infinity_in_params_are_refused_by_key(arguments, named, bad):
+    batch_type = "group" if "group_params" in arguments(bad) else "batch"
+
+    with pytest.raises(ValueError, match="NaN or Infinity") as raised:
+        encode_dynamic_params(batch_type, **arguments(bad))
+
+    assert named in str(raised.value)
+
+
+@pytest.mark.parametrize("params_format", ["string", "object"])
+def test_nan_in_the_hooks_dynamic_params_is_refused_by_key_before_sending(params_format):
+    settings = make_settings(dynamic_params_format=params_format)
+
+    with pytest.raises(ValueError, match=r"dynamic_params\['batchParams'\]\['RATE'\] is nan"):
+        build_trigger(settings, "B", dynamic_params={"batchParams": {"RATE": float("nan")}})
+
+
+def test_nan_in_an_encoded_dynamic_params_string_is_refused_for_an_object_edition():
+    settings = make_settings(dynamic_params_format="object")
+
+    with pytest.raises(ValueError, match="NaN or Infinity"):
+        build_trigger(settings, "B", dynamic_params='{"batchParams": {"RATE": NaN}}')
+
+
+def test_a_request_body_over_the_limit_is_refused_before_sending_with_its_size():
+    codes = [f"TASK_{number:07d}" for number in range(MAX_REQUEST_BYTES // 12)]
+
+    with pytest.raises(ValueError, match=f"{MAX_REQUEST_BYTES} bytes") as raised:
+        build_trigger(make_settings(), "B", excluded_tasks=codes)
+
+    assert "trigger" in str(raised.value)
+    assert "bytes" in str(raised.value)
+
+
+def test_a_request_body_under_the_limit_is_sent_whole():
+    codes = [f"TASK_{number:05d}" for number in range(1000)]
+
+    assert body_of(build_trigger(make_settings(), "B", excluded_tasks=codes))["excludedTasks"].count(",") == 999

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_ofs.exceptions import OFSConnectionConfigError
-from airflow_provider_ofs.protocol import ConnectionSettings, monitor_url_for
+from airflow_provider_ofs.protocol import MAX_MONITOR_URL, ConnectionSettings, monitor_url_for
 from tests.core.factory import CONN_ID, LOGIN, PASSWORD, make_settings
 
 
@@ -231,3 +231,106 @@ def test_dynamic_params_format_defaults_to_the_guides_string(value, expected):
 def test_an_unknown_dynamic_params_format_names_the_field_and_the_connection():
     with pytest.raises(OFSConnectionConfigError, match=r"'ofs_test'.*'dynamic_params_format' must be .*not 'json'"):
         make_settings(conn_id="ofs_test", dynamic_params_format="json")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://batch_user:s3cret-pw@tenant.example.com/app",
+        "batch_user:s3cret-pw@tenant.example.com/app",
+        "https://s3cret-pw@tenant.example.com",
+        "https://:s3cret-pw@tenant.example.com",
+    ],
+)
+def test_a_host_with_a_user_or_password_is_refused_by_field_without_showing_them(host):
+    with pytest.raises(OFSConnectionConfigError, match="field 'host'") as raised:
+        make_settings(host=host)
+
+    assert "s3cret-pw" not in str(raised.value)
+    assert "tenant.example.com" in str(raised.value)
+
+
+@pytest.mark.parametrize("field", ["iam_url", "token_url"])
+def test_an_iam_url_with_a_user_or_password_is_refused_by_field_without_showing_them(field):
+    url = "https://client:s3cret-pw@iam.example.com/oauth2/v1/token"
+    extra = {"iam_url": url} if field == "iam_url" else {"token_url": url, "drop": ("iam_url",)}
+
+    with pytest.raises(OFSConnectionConfigError, match=f"'{field}'") as raised:
+        make_settings(**extra)
+
+    assert "s3cret-pw" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://tenant example.com/app",
+        "https://tenant.example.com/my app",
+        "https://tenant.example.com\t/app",
+        "\x00h",
+    ],
+)
+def test_a_host_with_whitespace_or_control_characters_is_refused_naming_the_field(host):
+    with pytest.raises(OFSConnectionConfigError, match="field 'host'"):
+        make_settings(host=host)
+
+
+@pytest.mark.parametrize(
+    "host", ["ftp://tenant.example.com/app", "https:///app", "file:///etc/passwd", "https://tenant.example.com:x/app"]
+)
+def test_a_host_that_is_not_an_http_url_with_a_host_name_is_refused(host):
+    with pytest.raises(OFSConnectionConfigError, match="field 'host'"):
+        make_settings(host=host)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://ofs.example.com/{host.__class__}/{run_id}",
+        "https://ofs.example.com/{run_id.__class__.__mro__}",
+        "https://ofs.example.com/{run_id[0]}",
+        "https://ofs.example.com/{run_id!r}",
+        "https://ofs.example.com/{run_id:>100000000}",
+        "https://ofs.example.com/{run_id:{batch_name}}",
+        "https://ofs.example.com/{run_id}/{}",
+    ],
+)
+def test_a_monitor_url_may_use_the_three_fields_only_as_they_are(template):
+    with pytest.raises(OFSConnectionConfigError, match="'monitor_url'"):
+        make_settings(monitor_url=template)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["javascript:alert(1)//{run_id}", "ftp://ofs.example.com/{run_id}", "/monitor/{run_id}", "{run_id}"],
+)
+def test_a_monitor_url_must_be_an_http_or_https_url(template):
+    with pytest.raises(OFSConnectionConfigError, match=r"'monitor_url'.*http"):
+        make_settings(monitor_url=template)
+
+
+def test_a_monitor_url_with_a_user_or_password_is_refused_without_showing_them():
+    with pytest.raises(OFSConnectionConfigError, match="'monitor_url'") as raised:
+        make_settings(monitor_url="https://viewer:s3cret-pw@ofs.example.com/{run_id}")
+
+    assert "s3cret-pw" not in str(raised.value)
+
+
+def test_a_monitor_url_template_longer_than_the_limit_is_refused_naming_it():
+    template = "https://ofs.example.com/" + "a" * MAX_MONITOR_URL + "/{run_id}"
+
+    with pytest.raises(OFSConnectionConfigError, match=f"'monitor_url'.*{MAX_MONITOR_URL}"):
+        make_settings(monitor_url=template)
+
+
+def test_a_built_monitor_url_longer_than_the_limit_is_not_published():
+    settings = make_settings(monitor_url="{host}/monitor?run={run_id}&batch={batch_name}")
+
+    assert monitor_url_for(settings, "R1", "B" * MAX_MONITOR_URL) is None
+    assert monitor_url_for(settings, "R1", "B") == "https://tenant.example.com/app/monitor?run=R1&batch=B"
+
+
+def test_escaped_braces_in_a_monitor_url_stay_literal():
+    settings = make_settings(monitor_url="https://ofs.example.com/m?q={{x}}&run={run_id}")
+
+    assert monitor_url_for(settings, "R1", "B") == "https://ofs.example.com/m?q={x}&run=R1"

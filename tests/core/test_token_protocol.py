@@ -100,8 +100,10 @@ def test_token_answer_gives_token_expiry_and_refresh_token():
     assert token.refresh_at == NOW + 3600 - 60
 
 
-@pytest.mark.parametrize(("lifetime", "lead"), [(60, 6.0), (100, 10.0), (600, 60.0), (31_536_000, 60.0)])
-def test_token_is_refreshed_ahead_of_expiry_by_a_tenth_of_its_life_at_most_a_minute(lifetime, lead):
+@pytest.mark.parametrize(
+    ("lifetime", "lead"), [(4, 1.0), (60, 15.0), (100, 25.0), (240, 60.0), (600, 60.0), (31_536_000, 60.0)]
+)
+def test_token_is_refreshed_ahead_of_expiry_by_a_quarter_of_its_life_at_most_a_minute(lifetime, lead):
     token = parse_token_answer(token_answer({"access_token": "a", "expires_in": lifetime}), make_settings(), now=NOW)
 
     assert token.refresh_at == pytest.approx(NOW + lifetime - lead)
@@ -109,11 +111,15 @@ def test_token_is_refreshed_ahead_of_expiry_by_a_tenth_of_its_life_at_most_a_min
     assert not token.is_fresh(NOW + lifetime - lead)
 
 
-@pytest.mark.parametrize("expires_in", [None, "soon", [1]])
-def test_unreadable_lifetime_defaults_to_an_hour(expires_in):
-    body = {"access_token": "a"} if expires_in is None else {"access_token": "a", "expires_in": expires_in}
+def test_an_answer_without_a_lifetime_means_iams_default_of_an_hour():
+    assert parse_token_answer(token_answer({"access_token": "a"}), make_settings(), now=NOW).expires_at == NOW + 3600
 
-    assert parse_token_answer(token_answer(body), make_settings(), now=NOW).expires_at == NOW + 3600
+
+@pytest.mark.parametrize("expires_in", ["soon", [1], {}, True, None])
+def test_an_unreadable_lifetime_counts_as_the_fallback_minute(expires_in):
+    body = {"access_token": "a", "expires_in": expires_in}
+
+    assert parse_token_answer(token_answer(body), make_settings(), now=NOW).expires_at == NOW + 60
 
 
 def test_lifetime_sent_as_a_string_is_read():

@@ -3,6 +3,7 @@ CONNECT, logs each (``POST http://...``, ``CONNECT host:port``), and refuses any
 
 from __future__ import annotations
 
+import base64
 import http.client
 import selectors
 import socket
@@ -15,20 +16,54 @@ from urllib.parse import urlsplit
 import pytest
 
 LOOPBACK = ("127.0.0.1", "localhost")
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "upgrade"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "transfer-encoding",
+    "te",
+    "upgrade",
+}
 
 
 class ForwardProxy:
-    """The proxy server; ``log`` lists what it forwarded or tunnelled, in order."""
+    """The proxy server; ``log`` lists what it forwarded or tunnelled, in order.
+
+    ``credentials`` (``"user:password"``) makes it answer 407 to a request without them in
+    ``Proxy-Authorization``; ``connect_status`` makes it refuse every CONNECT with that status.
+    """
 
     def __init__(self) -> None:
         self.log: list[str] = []
+        self.credentials: str | None = None
+        self.connect_status: int | None = None
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
+            def refused(self) -> bool:
+                """Answer 407 (or the CONNECT refusal) when the proxy is set to; whether it did."""
+                expected = (
+                    "Basic " + base64.b64encode(proxy.credentials.encode()).decode() if proxy.credentials else None
+                )
+                if expected is not None and self.headers.get("Proxy-Authorization") != expected:
+                    self.send_response(407, "Proxy Authentication Required")
+                    self.send_header("Proxy-Authenticate", 'Basic realm="test"')
+                elif self.command == "CONNECT" and proxy.connect_status is not None:
+                    self.send_response(proxy.connect_status)
+                else:
+                    return False
+                self.send_header("Content-Length", "0")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                return True
+
             def do_CONNECT(self) -> None:
                 host, _, port = self.path.rpartition(":")
                 proxy.log.append(f"CONNECT {self.path}")
+                if self.refused():
+                    return
                 if host not in LOOPBACK:
                     self.send_error(403, "loopback targets only")
                     return
@@ -42,10 +77,12 @@ class ForwardProxy:
             def do_POST(self) -> None:
                 target = urlsplit(self.path)
                 proxy.log.append(f"POST {self.path}")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.refused():
+                    return
                 if target.scheme != "http" or target.hostname not in LOOPBACK:
                     self.send_error(403, "absolute http:// URIs to loopback only")
                     return
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 upstream = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=30)
                 try:

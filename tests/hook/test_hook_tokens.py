@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
+import time
 
 import pytest
 import requests
@@ -49,11 +51,11 @@ def test_token_is_cached_across_calls_and_hooks(sim, connect):
 
 
 def test_token_is_kept_until_its_refresh_lead_time(ofs_simulator_factory, connect, client_clock):
-    simulator = ofs_simulator_factory(CATALOGUE, token_lifetime=300)  # lead time min(60, 300/10) = 30 s
+    simulator = ofs_simulator_factory(CATALOGUE, token_lifetime=300)  # lead time min(60, 300/4) = 60 s
     hook = connect(simulator)
     first = hook.get_token()
 
-    client_clock.offset = 265  # 5 s before the refresh time
+    client_clock.offset = 235  # 5 s before the refresh time
     assert hook.get_token() == first
 
     assert simulator.journal.token_requests() == 1
@@ -64,7 +66,7 @@ def test_token_near_expiry_is_renewed_with_the_refresh_grant(ofs_simulator_facto
     hook = connect(simulator)
     first = hook.get_token()
 
-    client_clock.offset = 271  # 1 s past the refresh time, 29 s before expiry
+    client_clock.offset = 241  # 1 s past the refresh time, 59 s before expiry
     run_id = hook.trigger("QUICK")
 
     assert hook.get_token() != first
@@ -79,7 +81,7 @@ def test_refused_refresh_token_falls_back_to_the_password_grant(ofs_simulator_fa
     hook.get_token()
     simulator.revoke_refresh_tokens()
 
-    client_clock.offset = 271  # 1 s past the refresh time, 29 s before expiry
+    client_clock.offset = 241  # 1 s past the refresh time, 59 s before expiry
     run_id = hook.trigger("QUICK")
 
     assert simulator.journal.token_requests("refresh_token") == 1
@@ -290,3 +292,26 @@ def test_a_login_that_an_http_header_cannot_carry_is_a_config_error_on_both_path
     with pytest.raises(OFSConnectionConfigError, match="'remote_user'"):
         run_on_loop(lambda: OFSSchedulerHook().aget_status("ANY_RUN"))
     assert sim.journal.token_requests() == 0
+
+
+def test_four_second_tokens_are_renewed_before_they_expire_on_both_paths(ofs_simulator_factory, connect):
+    simulator = ofs_simulator_factory(CATALOGUE, token_lifetime=4)
+    hook = connect(simulator)
+    run_id = hook.trigger("QUICK")
+    ends = time.monotonic() + 10  # two and a half lifetimes
+
+    async def poll_until(moment: float) -> None:
+        client = OFSSchedulerHook(hook.ofs_conn_id)
+        while time.monotonic() < moment:
+            await client.aget_status(run_id)
+            await asyncio.sleep(0.2)
+
+    while time.monotonic() < ends - 5:
+        hook.get_status(run_id)
+        time.sleep(0.2)
+    run_on_loop(lambda: poll_until(ends))
+
+    answered = [entry.http_status for entry in simulator.journal.entries("status")]
+    assert len(answered) > 10
+    assert 401 not in answered
+    assert simulator.journal.token_requests() >= 3  # renewed each lifetime, not once a minute

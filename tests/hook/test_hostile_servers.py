@@ -300,3 +300,31 @@ def test_plain_http_is_warned_about_on_the_async_path_too(hostile, connect_dict,
     assert len(warnings) == 1  # the host only: a pre-issued token needs no iam_url
     assert "'host'" in warnings[0]
     assert "pre-issued-7f3a" not in warnings[0]
+
+
+ECHOING_STATUS = {
+    "statusCode": "0",
+    "batchRunId": "RUN_1",
+    "batchStatusCode": "-1",
+    "batchStatus": "failed\nINFO - forged log line",
+    "taskStatusList": [
+        {"taskCode": "Bearer pre-issued", "statusCode": "-1", "taskStatus": "token pre-issued refused"},
+        {"taskCode": "STEP_\ud800" + "X" * 5000, "statusCode": "-1"},
+    ],
+}
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_a_status_echoing_the_token_control_characters_and_long_codes_is_read_clean(scripted_esi, connect_dict, path):
+    esi = scripted_esi([ECHOING_STATUS])
+    hook = connect_dict(esi.connection())  # its pre-issued access_token is "pre-issued"
+
+    if path == "sync":
+        status = hook.get_status("RUN_1")
+    else:
+        status = run_on_loop(lambda: OFSSchedulerHook(hook.ofs_conn_id).aget_status("RUN_1"))
+
+    published = repr((status.failed_tasks, status.status_texts, status.state_text))
+    assert "pre-issued" not in published
+    assert "\n" not in status.state_text
+    assert all(code.isprintable() and len(code) < 250 for code in status.failed_tasks)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_ofs.exceptions import FailureKind, OFSTokenUnavailableError
+from airflow_provider_ofs.exceptions import (
+    FailureKind,
+    OFSConnectionConfigError,
+    OFSTokenUnavailableError,
+    OFSTransportError,
+)
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.simulator.server import TOKEN_PATH
 from airflow_provider_ofs.simulator.tls import make_self_signed_cert
@@ -77,7 +82,9 @@ def test_http_proxy_from_the_environment_applies_to_the_async_path_too(sim, conn
     assert f"POST {sim.root_url}{TOKEN_PATH}" in forward_proxy.log
 
 
-@pytest.mark.parametrize("no_proxy", ["127.0.0.1", "localhost,127.0.0.1:0,127.0.0.1", "127.0.0.0/8", "*"])
+@pytest.mark.parametrize(
+    "no_proxy", ["127.0.0.1", "localhost,127.0.0.1:0,127.0.0.1", "127.0.0.0/8", "*", "localhost 127.0.0.1"]
+)
 def test_a_host_in_no_proxy_bypasses_the_environment_proxy_on_both_paths(
     sim, connect, forward_proxy, monkeypatch, no_proxy
 ):
@@ -109,3 +116,88 @@ def test_an_unreachable_proxy_means_the_connection_could_not_be_established(sim,
 
     assert raised.value.__cause__.kind is FailureKind.NOT_CONNECTED  # the last failure: the proxy refused
     assert sim.journal.token_requests() == 0
+
+
+# ---------------------------------------------------------------------------- a proxy that refuses to carry a call
+
+PROXY_PASSWORD = "PROXY-PASSWORD-7f3k"
+
+
+def through_proxy(simulator, connect_dict, proxy: str):
+    """A hook on a connection to ``simulator`` through ``proxy``, with a pre-issued token (no IAM call)."""
+    direct = connect_dict(simulator.connection_dict(), "ofs_direct")
+    conn = simulator.connection_dict(access_token=direct.get_token(), retry_wait=0.02, proxy=proxy)
+    return connect_dict(conn)
+
+
+def sync_trigger(hook):
+    return hook.trigger("QUICK")
+
+
+def async_status(hook):
+    return run_on_loop(lambda: OFSSchedulerHook(hook.ofs_conn_id).aget_status("RUN"))
+
+
+@pytest.fixture(params=["http", "https"])
+def target(request, sim, tls_sim):
+    """The simulator to reach through the proxy: plain http (the proxy forwards) or https (a CONNECT tunnel)."""
+    return sim if request.param == "http" else tls_sim
+
+
+@pytest.mark.parametrize("call", [sync_trigger, async_status], ids=["sync", "async"])
+@pytest.mark.parametrize("given", ["none", "wrong"])
+def test_a_proxy_answering_407_is_a_config_error_naming_it_and_nothing_reached_ofs(
+    target, connect_dict, forward_proxy, call, given
+):
+    forward_proxy.credentials = f"proxyuser:{PROXY_PASSWORD}"
+    auth = {"none": "", "wrong": "proxyuser:WRONG-PASSWORD-2z@"}[given]
+    hook = through_proxy(target, connect_dict, forward_proxy.url.replace("://", f"://{auth}"))
+
+    with pytest.raises(OFSConnectionConfigError) as raised:
+        call(hook)
+
+    message = str(raised.value)
+    assert "407" in message
+    assert forward_proxy.url.rpartition("/")[2] in message  # the proxy's host and port
+    assert "may have been processed" not in message
+    assert "WRONG-PASSWORD-2z" not in message
+    assert forward_proxy.log  # the proxy was asked, and refused
+    assert target.journal.count("trigger") + target.journal.count("status") == 0
+
+
+@pytest.mark.parametrize("call", [sync_trigger, async_status], ids=["sync", "async"])
+def test_a_refused_connect_tunnel_is_a_config_error_naming_the_proxy(tls_sim, connect_dict, forward_proxy, call):
+    forward_proxy.connect_status = 403
+    hook = through_proxy(tls_sim, connect_dict, forward_proxy.url)
+
+    with pytest.raises(OFSConnectionConfigError) as raised:
+        call(hook)
+
+    assert "403" in str(raised.value)
+    assert "may have been processed" not in str(raised.value)
+    assert forward_proxy.url.rpartition("/")[2] in str(raised.value)
+    assert tls_sim.journal.count("trigger") + tls_sim.journal.count("status") == 0
+
+
+def test_proxy_credentials_in_the_proxy_url_are_sent_on_both_paths(target, connect_dict, forward_proxy):
+    forward_proxy.credentials = f"proxyuser:{PROXY_PASSWORD}"
+    hook = through_proxy(target, connect_dict, forward_proxy.url.replace("://", f"://proxyuser:{PROXY_PASSWORD}@"))
+
+    run_id = hook.trigger("QUICK")
+    run_on_loop(lambda: OFSSchedulerHook(hook.ofs_conn_id).aget_status(run_id))
+
+    assert target.journal.count("trigger") == 1
+    assert target.journal.count("status") == 1
+
+
+@pytest.mark.parametrize("call", [sync_trigger, async_status], ids=["sync", "async"])
+def test_a_tunnel_the_proxy_could_not_open_is_never_connected_and_retried(tls_sim, connect_dict, forward_proxy, call):
+    forward_proxy.connect_status = 502
+    hook = through_proxy(tls_sim, connect_dict, forward_proxy.url)
+
+    with pytest.raises(OFSTransportError) as raised:
+        call(hook)
+
+    assert raised.value.kind is FailureKind.NOT_CONNECTED  # even a trigger: nothing reached OFS
+    assert "may have been processed" not in str(raised.value)
+    assert len(forward_proxy.log) == 5  # retry_attempts: every attempt asked the proxy again

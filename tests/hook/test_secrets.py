@@ -7,7 +7,7 @@ import traceback
 
 import pytest
 
-from airflow_provider_ofs.exceptions import OFSSchedulerError
+from airflow_provider_ofs.exceptions import OFSConnectionConfigError, OFSSchedulerError
 from airflow_provider_ofs.hooks import async_client, scheduler
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.simulator.credentials import SimulatorCredentials
@@ -140,3 +140,36 @@ def test_server_text_echoing_the_token_is_redacted_in_errors_on_both_paths(scrip
         assert "no run for token ***" in str(raised.value)
         assert token not in str(raised.value)
         assert "x.y.z" not in str(raised.value)
+
+
+def both_paths(hook: OFSSchedulerHook) -> list:
+    """A trigger on the sync path and a status poll on the async path, each expected to fail."""
+    return [
+        lambda: hook.trigger("QUICK"),
+        lambda: run_on_loop(lambda: OFSSchedulerHook(hook.ofs_conn_id).aget_status("R")),
+    ]
+
+
+def test_a_host_with_a_user_and_password_is_a_config_error_on_both_paths(ofs_simulator_factory, connect_dict):
+    simulator = ofs_simulator_factory(CATALOGUE, credentials=CREDENTIALS)
+    conn = simulator.connection_dict()
+    conn["host"] = conn["host"].replace("://", "://batch_user:HOST-PASSWORD-zz9@")
+    hook = connect_dict(conn)
+
+    for call in both_paths(hook):
+        with pytest.raises(OFSConnectionConfigError, match="field 'host'") as raised:
+            call()
+        assert "HOST-PASSWORD-zz9" not in f"{raised.value} {raised.value!r}"
+    assert len(simulator.journal) == 0  # nothing was sent, neither as Basic auth nor otherwise
+
+
+def test_a_host_with_a_space_is_a_config_error_on_both_paths(ofs_simulator_factory, connect_dict):
+    simulator = ofs_simulator_factory(CATALOGUE, credentials=CREDENTIALS)
+    conn = simulator.connection_dict()
+    conn["host"] = conn["host"].replace("127.0.0.1", "127.0.0.1 ")
+    hook = connect_dict(conn)
+
+    for call in both_paths(hook):
+        with pytest.raises(OFSConnectionConfigError, match="field 'host'"):
+            call()
+    assert len(simulator.journal) == 0

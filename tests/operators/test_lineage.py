@@ -114,3 +114,24 @@ def test_a_sensor_that_never_had_an_answer_for_its_run_reports_none() -> None:
 
 def test_the_readme_shows_the_schema_url_this_version_sends() -> None:
     assert f'"_schemaURL": "{SCHEMA_URL}"' in (ROOT / "README.md").read_text()
+
+
+def test_a_long_list_of_failed_tasks_is_reported_bounded_with_the_count_left_out() -> None:
+    from types import SimpleNamespace
+
+    from airflow_provider_ofs.lineage import run_lineage
+    from airflow_provider_ofs.published import MAX_LISTED, RunOutcome
+
+    failed = tuple(f"TASK_{number}" for number in range(MAX_LISTED + 40))
+    task = SimpleNamespace(
+        batch_name="EOD",
+        run_outcome=RunOutcome("FAILED", failed),
+        hook=SimpleNamespace(monitor_url=lambda run_id, batch_name: None),
+    )
+
+    facet = Serde.to_dict(run_lineage(task, RUN_ID, action="trigger").run_facets[FACET_NAME])
+
+    assert facet["failedTasks"] == list(failed[:MAX_LISTED])
+    assert facet["failedTasksOmitted"] == 40
+    assert facet["childRunsOmitted"] == 0
+    assert_valid_facet(facet)

@@ -274,6 +274,6 @@ def fails_plainly(method: Callable[P, R]) -> Callable[P, R]:
         try:
             return method(*args, **kwargs)
         except AirflowFailException as error:  # its cause, if any, stays chained
-            raise error.with_traceback(None)
+            raise error.with_traceback(None) from error.__cause__
 
     return wrapper

@@ -307,16 +307,6 @@ class AsyncESIClient:
         return context
 
     @staticmethod
-    def _reads_at_once(answer: aiohttp.ClientResponse) -> bool:
-        """Whether the answer's body can be read at once: its length was announced and it is not compressed.
-
-        ``check_head`` refused an announced length above ``MAX_ANSWER_BYTES``, and aiohttp reads no further than
-        it. An answer without one (chunked, or until the connection closes), or compressed (its decoded size is
-        not the announced one), is collected piece by piece (``_collect``).
-        """
-        return answer.content_length is not None and "Content-Encoding" not in answer.headers
-
-    @staticmethod
     async def _collect(request: HttpRequest, answer: aiohttp.ClientResponse) -> bytes:
         """The answer's body, collected piece by piece and refused once it passes ``MAX_ANSWER_BYTES``."""
         body = AnswerBody(request)
@@ -338,10 +328,13 @@ class AsyncESIClient:
                 allow_redirects=False,
             ) as answer:
                 head = answer.headers
-                check_head(
-                    self.settings, request, answer.status, head.get("Location"), head.get("Content-Length"), proxy
-                )
-                body = await (answer.read() if self._reads_at_once(answer) else self._collect(request, answer))
+                length = head.get("Content-Length")
+                check_head(self.settings, request, answer.status, head.get("Location"), length, proxy)
+                # Read at once when the length was announced (``check_head`` refused one above the limit, and
+                # aiohttp reads no further) and the body is not compressed (its decoded size is not the announced
+                # one); otherwise collected piece by piece against the limit.
+                at_once = length is not None and "Content-Encoding" not in head
+                body = await (answer.read() if at_once else self._collect(request, answer))
                 return HttpResponse(
                     status=answer.status,
                     body=body,

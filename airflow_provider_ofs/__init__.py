@@ -1,15 +1,14 @@
 """Apache Airflow provider for the Oracle Financial Services (OFS) External Scheduler Interface.
 
 The names exported here are cheap to import (no HTTP client, no operator): run states, the status
-type and the error classes (loaded on first use, as they derive from Airflow's exception). Hooks,
-operators, sensors and triggers live in their own subpackages.
+type and the error classes, each module loaded on first use (the errors derive from Airflow's exception,
+and importing the package, as the simulator's pytest plugin does in every pytest run, loads nothing).
+Hooks, operators, sensors and triggers live in their own subpackages.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from airflow_provider_ofs.states import RunState, RunStatus, TaskStatus
 
 if TYPE_CHECKING:
     from airflow_provider_ofs.exceptions import (
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
         OFSUnknownCodeError,
         OFSWatchRefusedError,
     )
+    from airflow_provider_ofs.states import RunState, RunStatus, TaskStatus
 
 
 def __getattr__(name: str) -> Any:
@@ -43,6 +43,10 @@ def __getattr__(name: str) -> Any:
         from airflow_provider_ofs import exceptions
 
         return getattr(exceptions, name)
+    if name in _LAZY_STATES:
+        from airflow_provider_ofs import states
+
+        return getattr(states, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -80,3 +84,5 @@ __all__ = [
 # The errors derive from Airflow's exception, so they load Airflow: import them on first use only, so that
 # the simulator (a subpackage) and the run states stay importable without Airflow.
 _LAZY_ERRORS = frozenset(name for name in __all__ if name.startswith("OFS"))
+# The states are plain dataclasses and enums, yet about 2 ms to import: loaded on first use too.
+_LAZY_STATES = frozenset({"RunState", "RunStatus", "TaskStatus"})

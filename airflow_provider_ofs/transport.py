@@ -185,17 +185,6 @@ def ca_bundle_error(settings: ConnectionSettings) -> OFSConnectionConfigError:
     )
 
 
-def ca_bundle_version(settings: ConnectionSettings) -> tuple[int, int] | None:
-    """When and how long the connection's CA bundle file is, so that a renewed one is loaded again."""
-    if not isinstance(settings.verify, str):
-        return None
-    try:
-        info = os.stat(settings.verify)
-    except OSError:
-        raise ca_bundle_error(settings) from None
-    return info.st_mtime_ns, info.st_size
-
-
 def _target(request: HttpRequest) -> str:
     return "IAM token endpoint" if request.verb == "token" else f"ESI {request.verb}"
 

@@ -14,7 +14,7 @@ from bench.harness import Scenario, median_scenario
 from bench.imports import CONTROL_DAG, EXAMPLE_DAG, ImportCost
 
 BEGIN, END = "<!-- bench:begin (written by bench/run.py) -->", "<!-- bench:end -->"
-GOAL_FLOOR_RATIO = 1.3
+GOAL_FLOOR_RATIO = 1.1
 GOAL_HTTP_EVENT_FACTOR = 4.0
 GOAL_GROWTH_KB = 20.0
 GOAL_IMPORT_MS = 30.0

@@ -12,7 +12,6 @@ import ssl
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from functools import lru_cache
 from typing import Any, TypeVar
 
 import aiohttp
@@ -24,6 +23,7 @@ from airflow_provider_ofs.exceptions import (
     OFSApiError,
     OFSAuthenticationError,
 )
+from airflow_provider_ofs.hooks.ca_bundles import CA_BUNDLES
 from airflow_provider_ofs.protocol import (
     ConnectionSettings,
     HttpRequest,
@@ -49,7 +49,7 @@ from airflow_provider_ofs.transport import (
     READ_SIZE,
     REFRESH_REFUSED,
     AnswerBody,
-    ca_bundle_version,
+    ca_bundle_error,
     check_head,
     defined_connection,
     proxy_chooser,
@@ -78,6 +78,10 @@ _SETTINGS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[
     weakref.WeakKeyDictionary()
 )
 _SETTINGS_READS: SharedCalls[str, ConnectionSettings] = SharedCalls()
+# Per loop: connection id -> (the settings object, its proxy chooser); see ``loop_proxy_chooser``.
+_PROXIES: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, tuple[ConnectionSettings, Callable[[str], str | None]]]
+] = weakref.WeakKeyDictionary()
 
 
 def _running_loop_entry(
@@ -121,23 +125,39 @@ async def _read_settings(
     return settings
 
 
-def ssl_context(settings: ConnectionSettings) -> ssl.SSLContext | bool:
+def ssl_context(settings: ConnectionSettings, *, reread: bool = False) -> ssl.SSLContext | bool:
     """What aiohttp verifies the server with: its own default (true), nothing (false), or the CA bundle file.
 
-    A bundle is loaded again when its file changes (a renewed certificate at the same path), so triggers
-    started after a renewal verify against it without a triggerer restart.
+    True and False are aiohttp's own: verified with the system CAs through the context it has already built
+    (building another costs tens of milliseconds), or not verified. A bundle's context is rebuilt when the
+    file's content changes (``ca_bundles``): read again when ``reread`` (a client's first call, so a trigger
+    started after a renewal verifies against it) and otherwise at most every ``RECHECK_SECONDS``.
     """
-    return _ssl_context(settings.verify, ca_bundle_version(settings))
-
-
-@lru_cache(maxsize=16)
-def _ssl_context(verify: bool | str, version: tuple[int, int] | None) -> ssl.SSLContext | bool:
-    # True and False are aiohttp's own: verified with the system CAs through the context it has already
-    # built (building another costs tens of milliseconds), or not verified; a path is a CA bundle, cached
-    # by its path and version (modification time and size).
+    verify = settings.verify
     if isinstance(verify, bool):
         return verify
-    return ssl.create_default_context(cafile=verify)
+    try:
+        return CA_BUNDLES.context(verify, reread=reread)
+    except ssl.SSLError:
+        raise  # a file that holds no usable certificate: ``setup_error`` in ``_send``
+    except OSError:
+        raise ca_bundle_error(settings) from None
+
+
+def loop_proxy_chooser(settings: ConnectionSettings) -> Callable[[str], str | None]:
+    """``transport.proxy_chooser`` of these settings, shared by the clients of the running loop that use them.
+
+    Reading the process environment costs about 0.1 ms: it is read once per settings object (that is, once
+    per connection read, ``SETTINGS_TTL``) rather than once per trigger.
+    """
+    try:
+        known: dict[str, tuple[ConnectionSettings, Callable[[str], str | None]]] = _running_loop_entry(_PROXIES)
+    except RuntimeError:  # no running loop: nothing to share with
+        return proxy_chooser(settings)
+    entry = known.get(settings.conn_id)
+    if entry is None or entry[0] is not settings:
+        entry = known[settings.conn_id] = (settings, proxy_chooser(settings))
+    return entry[1]
 
 
 def shared_session(verify: bool | str) -> aiohttp.ClientSession:
@@ -171,8 +191,12 @@ class AsyncESIClient:
         self.log = log
         warn_if_insecure(settings, log)
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout, sock_connect=settings.timeout)
-        self._proxy = proxy_chooser(settings)
+        self._proxy = loop_proxy_chooser(settings)
         self._poll: StatusPoll | None = None
+        # Kept from the previous call, as a poll repeats it: the request with its bearer token, the loop's session.
+        self._signed: tuple[HttpRequest, str, HttpRequest] | None = None
+        self._session: tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = None
+        self._ca_read = False  # whether this client has read its CA bundle file (``ssl_context``)
 
     def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> Awaitable[RunStatus]:
         """The state of a run (see ``OFSSchedulerHook.get_status``).
@@ -218,14 +242,21 @@ class AsyncESIClient:
         return aretried(lambda: self._exchange(request, read), request, self.settings, self.log, subject)
 
     async def _exchange(self, request: HttpRequest, read: Callable[[HttpResponse, str], T]) -> T:
-        token = await self._token()
-        response = await self._send(request.with_bearer(token.access_token))
+        token = TOKEN_CACHE.fresh(self.settings.cache_key) or await self._token()
+        response = await self._send(self._with_bearer(request, token.access_token))
         if response.status == 401:
             TOKEN_CACHE.invalidate(self.settings.cache_key, token)
             response = await self._send(request.with_bearer((await self._token()).access_token))
             if response.status == 401:
                 raise unauthorized(self.settings, request.verb)
         return read(response, request.verb)
+
+    def _with_bearer(self, request: HttpRequest, access_token: str) -> HttpRequest:
+        """``request.with_bearer(access_token)``, the one of the previous call when it is the same."""
+        signed = self._signed
+        if signed is None or signed[0] is not request or signed[1] != access_token:
+            signed = self._signed = (request, access_token, request.with_bearer(access_token))
+        return signed[2]
 
     async def _token(self) -> Token:
         token = TOKEN_CACHE.fresh(self.settings.cache_key)
@@ -261,16 +292,23 @@ class AsyncESIClient:
         sent = token_clock()  # the token's lifetime counts from when it was asked for
         return parse_token_answer(await self._send(request), self.settings, now=sent)
 
-    @staticmethod
-    async def _body(request: HttpRequest, answer: aiohttp.ClientResponse) -> bytes:
-        """The answer's body, at most ``MAX_ANSWER_BYTES``: read at once when its length was announced.
+    def _loop_session(self) -> aiohttp.ClientSession:
+        """``shared_session`` of the running loop, kept between calls while that loop's session is open."""
+        loop = asyncio.get_running_loop()
+        kept = self._session
+        if kept is None or kept[0] is not loop or kept[1].closed:
+            kept = self._session = (loop, shared_session(self.settings.verify))
+        return kept[1]
 
-        ``check_head`` refused an announced length above the limit, and aiohttp reads no further than it. An
-        answer without one (chunked, or until the connection closes), or compressed (its decoded size is not
-        the announced one), is collected piece by piece and refused once it passes the limit.
-        """
-        if answer.content_length is not None and "Content-Encoding" not in answer.headers:
-            return await answer.read()
+    def _ssl_context(self) -> ssl.SSLContext | bool:
+        """``ssl_context``; the client's first call reads the CA bundle file whatever its age."""
+        context = ssl_context(self.settings, reread=not self._ca_read)
+        self._ca_read = True
+        return context
+
+    @staticmethod
+    async def _collect(request: HttpRequest, answer: aiohttp.ClientResponse) -> bytes:
+        """The answer's body, collected piece by piece and refused once it passes ``MAX_ANSWER_BYTES``."""
         body = AnswerBody(request)
         while chunk := await answer.content.read(READ_SIZE):
             body.add(chunk)
@@ -280,29 +318,28 @@ class AsyncESIClient:
         """One POST, bounded by ``timeout`` and ``MAX_ANSWER_BYTES``; redirects refused (``check_head``)."""
         proxy = self._proxy(request.url)
         try:
-            session = shared_session(self.settings.verify)
-            async with session.post(
+            async with self._loop_session().post(
                 request.url,
                 data=request.body,
                 headers=request.headers,
                 timeout=self._timeout,
-                ssl=ssl_context(self.settings),
+                ssl=self._ssl_context(),
                 proxy=proxy,
                 allow_redirects=False,
             ) as answer:
-                check_head(
-                    self.settings,
-                    request,
-                    answer.status,
-                    answer.headers.get("Location"),
-                    answer.headers.get("Content-Length"),
-                    proxy,
-                )
+                head = answer.headers
+                length = head.get("Content-Length")
+                check_head(self.settings, request, answer.status, head.get("Location"), length, proxy)
+                # Read at once when the length was announced (``check_head`` refused one above the limit, and
+                # aiohttp reads no further) and the body is not compressed (its decoded size is not the announced
+                # one); otherwise collected piece by piece against the limit.
+                at_once = length is not None and "Content-Encoding" not in head
+                body = await (answer.read() if at_once else self._collect(request, answer))
                 return HttpResponse(
                     status=answer.status,
-                    body=await self._body(request, answer),
-                    content_type=answer.headers.get("Content-Type", ""),
-                    retry_after=answer.headers.get("Retry-After"),
+                    body=body,
+                    content_type=head.get("Content-Type", ""),
+                    retry_after=head.get("Retry-After"),
                 )
         except (aiohttp.ClientSSLError, ssl.SSLError):
             raise setup_error(self.settings, request) from None

@@ -257,7 +257,8 @@ class OFSSchedulerHook(BaseHook):
         Meant to be polled: asked about the same run again, the hook reuses its request, and an answer equal
         to the previous one is not decoded again (it returns the previous ``RunStatus``).
         """
-        return await (await self._client()).get_status(batch_run_id, tasks)
+        client = self._async_client or await self._client()
+        return await client.get_status(batch_run_id, tasks)
 
     async def ainterrupt(self, batch_name: str, batch_run_id: str) -> None:
         """``interrupt`` on an event loop; an already interrupted run counts as done."""

@@ -142,7 +142,8 @@ class OFSBatchRunTrigger(BaseTrigger):
         try:
             while True:
                 status = await hook.aget_status(self.batch_run_id, self.tasks)
-                if status != last:  # an unchanged answer changes no log line and no verdict
+                # An unchanged answer changes no log line and no verdict (``StatusPoll`` returns the same object).
+                if status is not last and status != last:
                     last = status
                     for line in progress.update(status):
                         self.log.info(line)

@@ -28,6 +28,19 @@ def test_top_level_states_and_simulator_import_without_airflow() -> None:
     assert loaded == {"airflow": False, "airflow_provider_ofs.exceptions": False}
 
 
+def test_the_pytest_plugin_loads_nothing_beyond_its_packages() -> None:
+    """Every pytest run of an environment with the provider installed loads the plugin (entry point pytest11)."""
+    loaded = loaded_after(
+        "import pytest\nimport airflow_provider_ofs.simulator.pytest_plugin",
+        "airflow_provider_ofs.states",
+        "airflow_provider_ofs.simulator.simulator",
+        "aiohttp",
+        "airflow",
+    )
+
+    assert not any(loaded.values()), loaded
+
+
 def test_top_level_errors_load_on_first_use_and_are_airflow_exceptions() -> None:
     from airflow.exceptions import AirflowException
 

@@ -158,6 +158,50 @@ def test_a_renewed_ca_bundle_at_the_same_path_is_used_by_the_async_path(ofs_simu
     assert second.state in set(RunState)
 
 
+def _pem_of_width(pem: str, width: int) -> bytes:
+    """The PEM file's bytes padded to ``width`` (OpenSSL ignores text outside the BEGIN/END lines)."""
+    with open(pem, "rb") as file:
+        return file.read().ljust(width - 1) + b"\n"
+
+
+def _renew_in_place(bundle, new_pem: str) -> None:
+    """Write ``new_pem`` over ``bundle``, keeping its size and modification time: stat() cannot tell them apart."""
+    import os
+
+    stat = os.stat(bundle)
+    bundle.write_bytes(_pem_of_width(new_pem, stat.st_size))
+    os.utime(bundle, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = os.stat(bundle)
+    assert (after.st_size, after.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+
+def test_a_renewed_ca_bundle_of_the_same_size_and_mtime_is_used_by_the_async_path(
+    ofs_simulator_factory, connect, tmp_path
+):
+    import os
+
+    old_cert, old_key = make_self_signed_cert(tmp_path / "old")
+    new_cert, new_key = make_self_signed_cert(tmp_path / "new")
+    before = ofs_simulator_factory(CATALOGUE, ssl_certfile=old_cert, ssl_keyfile=old_key)
+    after = ofs_simulator_factory(CATALOGUE, ssl_certfile=new_cert, ssl_keyfile=new_key)
+    bundle = tmp_path / "ofs-ca.pem"
+    bundle.write_bytes(_pem_of_width(old_cert, max(os.path.getsize(old_cert), os.path.getsize(new_cert)) + 1))
+    before_id = connect(before, conn_id="ofs_before", verify=str(bundle)).trigger("QUICK")
+    connect(after, conn_id="ofs_after", verify=str(bundle))
+
+    async def poll_across_the_renewal():
+        first = await OFSSchedulerHook("ofs_before").aget_status(before_id)
+        _renew_in_place(bundle, new_cert)
+        run_id = OFSSchedulerHook("ofs_after").trigger("QUICK")
+        second = await OFSSchedulerHook("ofs_after").aget_status(run_id)
+        return first, second
+
+    first, second = run_on_loop(poll_across_the_renewal)
+
+    assert first.run_id == before_id
+    assert second.state in set(RunState)
+
+
 def test_a_missing_ca_bundle_is_named_on_both_paths(tls_sim, connect, tmp_path):
     missing = str(tmp_path / "missing-ca.pem")
     hook = connect(tls_sim, verify=missing)

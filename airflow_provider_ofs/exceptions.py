@@ -258,6 +258,11 @@ class OFSRunLostError(OFSSchedulerError, AirflowFailException):
         )
 
 
+class OFSTaskStateError(OFSSchedulerError, AirflowFailException):
+    """What the task-state store keeps for the task cannot be used: unreadable, or another batch's or
+    connection's run (not retried: an earlier try may have acted, and a retry could act twice)."""
+
+
 class OFSTokenUnavailableError(OFSSchedulerError):
     """Oracle IAM could not issue a token within the retry budget (down, throttled or answering garbage)."""
 

@@ -749,12 +749,78 @@ def _server_detail(envelope: Mapping[str, Any], secrets: tuple[str, ...]) -> str
     return f": {' / '.join(texts)}" if texts else ""
 
 
-def run_id_from(envelope: Mapping[str, Any], verb: str) -> str:
-    """The ``batchRunId`` a trigger, restart or rerun answer returns."""
-    run_id = envelope.get("batchRunId")
-    if not isinstance(run_id, str) or not run_id.strip():
-        raise OFSTransportError(f"ESI {verb} succeeded but its answer has no batchRunId", kind=FailureKind.MALFORMED)
-    return run_id.strip()
+#: Longest run id believed. OFS's run ids are a few dozen characters (batch, MIS date, counters); a longer
+#: ``batchRunId`` would go into XComs, logs and the lineage facet as it is.
+MAX_RUN_ID_LENGTH = 256
+#: How many characters of an unusable value an error quotes.
+QUOTED_VALUE_LENGTH = 120
+
+
+def run_id_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a run id, or ``None`` when it can: the one rule, for answers and the task-state store.
+
+    A run id is text: one line of printable characters (no line break, control character or lone surrogate),
+    at most ``MAX_RUN_ID_LENGTH`` long once the spaces around it are stripped, and not blank.
+    """
+    if value is None:
+        return "there is none"
+    if not isinstance(value, str):
+        return f"it is {type(value).__name__}, not text"
+    text = value.strip()
+    if not text:
+        return "it is blank"
+    if len(text) > MAX_RUN_ID_LENGTH:
+        return f"it is {len(text)} characters long, more than {MAX_RUN_ID_LENGTH}"
+    if not text.isprintable():
+        return "it holds a line break, a control character or a lone surrogate"
+    return None
+
+
+def quote_value(value: Any, secrets: Iterable[str] = ()) -> str:
+    """A value from an answer or a store as an error quotes it: redacted, on one printable line, cut short."""
+    text = value if isinstance(value, str) else repr(value)
+    text = redact(text, secrets)
+    cut = len(text) > QUOTED_VALUE_LENGTH
+    quoted = ascii(text[:QUOTED_VALUE_LENGTH])  # escapes line breaks, control characters and lone surrogates
+    return f"{quoted}... ({len(text)} characters)" if cut else quoted
+
+
+def run_id_from(envelope: Mapping[str, Any], verb: str, subject: str = "", secrets: Iterable[str] = ()) -> str:
+    """The ``batchRunId`` of a successful trigger, restart or rerun answer, checked by ``run_id_problem``.
+
+    OFS accepted the call (``statusCode`` 0), so an unusable id is an ``OFSOutcomeUnknownError`` (no retry
+    sends the call again) quoting what came back, ``redact``-ed of ``secrets``, never a retryable error.
+    """
+    value = envelope.get("batchRunId")
+    problem = run_id_problem(value)
+    if problem is None:
+        return str(value).strip()
+    what = f"ESI {verb}{f' of {subject}' if subject else ''}"
+    came_back = "no batchRunId" if "batchRunId" not in envelope else f"batchRunId {quote_value(value, secrets)}"
+    happened = f"{what} answered success (statusCode 0) with {came_back}, which is not a run id ({problem})"
+    raise accepted_unrecorded(verb, subject, happened)
+
+
+def accepted_then_failed(verb: str, subject: str, run_id: str, error: BaseException) -> OFSOutcomeUnknownError:
+    """The error for a task that failed after OFS accepted its call but before it kept the run id for a retry."""
+    happened = (
+        f"ESI {verb} of {subject} was accepted: OFS run {run_id}. The task then failed before it kept the run id "
+        f"for Airflow's retries ({type(error).__name__}: {quote_value(str(error))})"
+    )
+    return accepted_unrecorded(verb, subject, happened, run_id)
+
+
+def accepted_unrecorded(verb: str, subject: str, happened: str, run_id: str | None = None) -> OFSOutcomeUnknownError:
+    """OFS accepted a call whose run the task could not keep: never sent again, and the task is not retried."""
+    if run_id is not None:
+        ways_on = f"Watch OFS run {run_id} with OFSBatchRunSensor; clear this task only to {verb} anew."
+    else:
+        ways_on = _WAYS_ON.get(verb, "Check the OFS Batch Monitor before trying again.")
+        ways_on = ways_on.format(subject=subject or "the batch or run it named", window=_describe_window(None))
+    return OFSOutcomeUnknownError(
+        f"{happened}. OFS accepted the request, so it is not sent again, and the task is not retried by Airflow "
+        f"either: a new try would act twice. {ways_on}"
+    )
 
 
 # The code texts every status answer is made of (a poll reads one per task).

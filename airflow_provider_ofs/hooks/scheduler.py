@@ -27,6 +27,7 @@ from airflow_provider_ofs.protocol import (
     StatusPoll,
     Token,
     Verb,
+    accepted_then_failed,
     build_probe,
     build_run_action,
     build_token_request,
@@ -171,8 +172,9 @@ class OFSSchedulerHook(BaseHook):
         request = build_trigger(
             self.settings, batch_name, batch_type, excluded_tasks, held_tasks, dynamic_params, included_tasks
         )
-        run_id = run_id_from(self._call(request, f"{batch_type} {batch_name}", self._decode), Verb.TRIGGER.value)
-        self.log.info("Triggered OFS %s %s: run id %s", batch_type, batch_name, run_id)
+        subject = f"{batch_type} {batch_name}"
+        run_id = self._accepted_run_id(self._call(request, subject, self._decode), Verb.TRIGGER, subject)
+        self._log_accepted(Verb.TRIGGER, subject, run_id, "Triggered OFS %s %s: run id %s", batch_type, batch_name)
         return run_id
 
     def get_status(self, batch_run_id: str, tasks: Sequence[str] | None = None) -> RunStatus:
@@ -275,9 +277,22 @@ class OFSSchedulerHook(BaseHook):
 
     def _run_action(self, verb: Verb, batch_name: str, batch_run_id: str) -> str:
         request = build_run_action(self.settings, verb, batch_name, batch_run_id)
-        run_id = run_id_from(self._call(request, f"run {batch_run_id} of {batch_name}", self._decode), verb.value)
-        self.log.info("OFS %s of run %s (%s): watch run id %s", verb.value, batch_run_id, batch_name, run_id)
+        subject = f"run {batch_run_id} of {batch_name}"
+        run_id = self._accepted_run_id(self._call(request, subject, self._decode), verb, subject)
+        message = "OFS %s of run %s (%s): watch run id %s"
+        self._log_accepted(verb, subject, run_id, message, verb.value, batch_run_id, batch_name)
         return run_id
+
+    def _accepted_run_id(self, envelope: Mapping[str, Any], verb: Verb, subject: str) -> str:
+        """The run id of an accepted trigger, restart or rerun; an unusable one is ``OFSOutcomeUnknownError``."""
+        return run_id_from(envelope, verb.value, subject, self.settings.secrets)
+
+    def _log_accepted(self, verb: Verb, subject: str, run_id: str, message: str, *args: Any) -> None:
+        """Log an accepted call (``run_id`` last); a log that fails now, after OFS acted, fails without retry."""
+        try:
+            self.log.info(message, *args, run_id)
+        except Exception as error:
+            raise accepted_then_failed(verb.value, subject, run_id, error) from error
 
     def _decode(self, response: HttpResponse, verb: str) -> dict[str, Any]:
         """``decode_answer`` with the connection's secrets redacted from any server text it quotes."""

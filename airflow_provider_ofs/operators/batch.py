@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -31,7 +32,16 @@ from airflow_provider_ofs.exceptions import (
     OFSOutcomeUnknownError,
     OFSRunTimeoutError,
     OFSSchedulerError,
+    OFSTaskStateError,
     fails_plainly,
+)
+from airflow_provider_ofs.kept_run import (
+    CallOut,
+    KeptRun,
+    Unreadable,
+    intent_marker,
+    read_kept,
+    run_id_of,
 )
 from airflow_provider_ofs.metrics import run_ended
 from airflow_provider_ofs.published import (
@@ -127,7 +137,8 @@ class OFSBatchRunWaitingOperator(BaseOperator):
 
     def watch(self, run_id: str, context: Context) -> str:
         """Publish the run id, then wait for the run (or defer to the trigger); return the id that ended well."""
-        self._publish(run_id, context)
+        if run_id != self.watched_run_id:  # an action operator published it as soon as OFS accepted the call
+            self._publish(run_id, context)
         if not self.wait_for_completion:
             return run_id
         if self.deferrable:
@@ -229,10 +240,26 @@ class OFSBatchRunWaitingOperator(BaseOperator):
     def _restart(self, run_id: str, why: str, restart_number: int, context: Context) -> str:
         self.log.warning("%s; restarting it (restart %d of %d)", why, restart_number, self.max_restarts)
         new_run_id = self.hook.restart(self.batch_name, run_id)
-        self.log.info("Restart %d of %d: watching OFS run %s", restart_number, self.max_restarts, new_run_id)
-        self._publish(new_run_id, context)
-        self._restarted(new_run_id, context)
+        with self._accepted(new_run_id, "restart", f"run {run_id} of {self.batch_name}"):
+            self.log.info("Restart %d of %d: watching OFS run %s", restart_number, self.max_restarts, new_run_id)
+            self._publish(new_run_id, context)
+            self._restarted(new_run_id, context)
         return new_run_id
+
+    @contextmanager
+    def _accepted(self, run_id: str, verb: str, subject: str) -> Iterator[None]:
+        """Around what follows a call OFS accepted, until its run is kept: any error is ``OFSOutcomeUnknownError``.
+
+        A retryable error there would have Airflow send the call again (``protocol.accepted_then_failed``).
+        """
+        try:
+            yield
+        except OFSOutcomeUnknownError:
+            raise
+        except Exception as error:
+            from airflow_provider_ofs.protocol import accepted_then_failed  # where a task runs, not at parse time
+
+            raise accepted_then_failed(verb, subject, run_id, error) from error
 
     def _restarted(self, run_id: str, context: Context) -> None:
         """Hook for subclasses that keep the watched run id elsewhere (the durable action operators)."""
@@ -284,10 +311,6 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         else:
             self.log.warning("Task killed; interrupting OFS run %s", self.watched_run_id)
             self._interrupt(self.watched_run_id)
-
-
-#: What the task-state store holds while a trigger, restart or rerun call is out (followed by the epoch time).
-ACTING_MARKER = "ofs-call-sent-at:"
 
 
 class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator):  # type: ignore[misc]
@@ -345,15 +368,21 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
         """The facet's fields only this operator knows: ``action``, and ``sourceBatchRunId`` and the like."""
         return {"action": self.verb}
 
-    def _lost_call_error(self, sent_at: float) -> Exception:
-        """A previous try was lost while its call was out: the call may have acted, and nobody recorded it."""
+    def _lost_call_error(self, sent_at: float | None) -> Exception:
+        """A previous try was lost while its call was out: the call may have acted, and nobody recorded it.
+
+        ``sent_at`` is ``None`` when the intent marker's time cannot be read.
+        """
         from airflow_provider_ofs.protocol import outcome_unknown, utc_text  # where a task runs, not at parse time
 
+        when = f"sent at {utc_text(sent_at)} UTC" if sent_at is not None else "at a time its intent marker does not say"
         happened = (
-            f"A previous try of this task was lost while its {self.verb} call was out (sent at {utc_text(sent_at)} "
-            f"UTC), before OFS's answer was recorded"
+            f"A previous try of this task was lost while its {self.verb} call was out ({when}), before OFS's answer "
+            f"was recorded"
         )
-        return outcome_unknown(self.verb, self._call_subject(), happened, (sent_at, time.time()))
+        return outcome_unknown(
+            self.verb, self._call_subject(), happened, None if sent_at is None else (sent_at, time.time())
+        )
 
     def _call_subject(self) -> str:
         """What the call acts on, as its error messages name it."""
@@ -374,21 +403,22 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
 
     # ------------------------------------------------------------------- ResumableJobMixin contract
 
-    def submit_job(self, context: Context) -> str:
+    def submit_job(self, context: Context) -> dict[str, Any]:
         """Act: trigger, restart or rerun (see ``act``), with an intent marker in the store while the call is out.
 
-        The mixin records the run id only once the call returned; a worker lost in between would leave a retry
+        The mixin records what this returns only after it returned; a worker lost in between would leave a retry
         with nothing to reconnect to. So the store holds ``ACTING_MARKER`` + the time while the call is out, and
         a retry that finds it fails with ``OFSOutcomeUnknownError`` instead of acting again. A call that
         certainly did nothing (it raised anything but ``OFSOutcomeUnknownError``) puts the previous value back.
+        Once OFS accepted the call, the run is kept here (``_keep_accepted``) and returned as the store keeps it.
         """
         store = context.get("task_state_store") if self.durable else None
         if store is None:
-            return self.act(context)
+            return self._keep_accepted(self.act(context), context, None)
         previous = store.get(self.external_id_key)
-        store.set(self.external_id_key, f"{ACTING_MARKER}{time.time():.3f}")
+        store.set(self.external_id_key, intent_marker(time.time()))
         try:
-            return self.act(context)
+            run_id = self.act(context)
         except OFSOutcomeUnknownError:
             raise
         except BaseException:
@@ -397,20 +427,32 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
             else:
                 store.set(self.external_id_key, previous)
             raise
+        return self._keep_accepted(run_id, context, store)
+
+    def _keep_accepted(self, run_id: str, context: Context, store: Any) -> dict[str, Any]:
+        """Keep the run OFS accepted: in the store (its batch and connection with it), then in XCom.
+
+        Anything failing here fails the task without retry (``_accepted``), leaving the intent marker in the store.
+        """
+        kept = KeptRun(run_id, self.batch_name, self.ofs_conn_id).value()
+        with self._accepted(run_id, self.verb, self._call_subject()):
+            if store is not None:
+                store.set(self.external_id_key, kept)
+            self._publish(run_id, context)
+        return kept
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        """The stored run's state name; ``NOT_FOUND`` when OFS no longer knows it, ``CLEARED`` after a clear.
+        """The kept run's state name; ``NOT_FOUND`` when OFS no longer knows it, ``CLEARED`` after a clear.
 
-        An intent marker left by a try that was lost while its call was out (``submit_job``) fails a retry
-        with ``OFSOutcomeUnknownError``; after a clear, a person asked for a new run, and it acts anew.
+        What the store keeps is read by ``_kept_run`` first: on a retry, an intent marker left by a try that was
+        lost while its call was out fails with ``OFSOutcomeUnknownError``, and an unreadable value or another
+        batch's or connection's run with ``OFSTaskStateError``; after a clear, a person asked for a new run, and
+        it acts anew.
         """
-        run_id = str(external_id)
-        if run_id.startswith(ACTING_MARKER):
-            sent_at = float(run_id.removeprefix(ACTING_MARKER))
-            if self._retrying:
-                raise self._lost_call_error(sent_at)
-            self.log.warning("The task was cleared after a try was lost while its call to OFS was out; acting anew")
+        kept = self._kept_run(external_id)
+        if kept is None:
             return "CLEARED"
+        run_id = kept.run_id
         try:
             status = self.hook.get_status(run_id)
         except OFSObjectNotFoundError:
@@ -434,6 +476,44 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
             self._failed_run_of_previous_try = run_id
         return state.name
 
+    def _kept_run(self, value: Any) -> KeptRun | None:
+        """The run the store keeps, when this try may act on it; ``None`` when it acts anew (after a clear)."""
+        kept = read_kept(value)
+        if isinstance(kept, KeptRun):
+            difference = kept.foreign_to(self.batch_name, self.ofs_conn_id)
+            if difference is None:
+                return kept
+            error: Exception = self._foreign_run_error(kept, difference)
+        elif isinstance(kept, CallOut):
+            error = self._lost_call_error(kept.sent_at)
+        else:
+            error = self._unreadable_error(value, kept)
+        if self._retrying:
+            raise error
+        self.log.warning("The task was cleared, so it acts anew and ignores what its earlier tries kept: %s", error)
+        return None
+
+    def _foreign_run_error(self, kept: KeptRun, difference: str) -> OFSTaskStateError:
+        """The store keeps another batch's or connection's run (the DAG or a template changed between tries)."""
+        return OFSTaskStateError(
+            f"The task-state store of this task keeps OFS run {kept.run_id} ({difference}) under "
+            f"{self.external_id_key!r}: an earlier try ran with another batch or connection. This retry neither "
+            f"takes that run for its own nor acts again, since the earlier try's run may still be going. Look at run "
+            f"{kept.run_id} in the OFS Batch Monitor, then clear this task to {self.verb} {self._call_subject()} "
+            f"anew (a clear ignores the kept run)."
+        )
+
+    def _unreadable_error(self, value: Any, unreadable: Unreadable) -> OFSTaskStateError:
+        """The store keeps a value that is neither a run nor an intent marker."""
+        from airflow_provider_ofs.protocol import quote_value  # where a task runs, not at parse time
+
+        return OFSTaskStateError(
+            f"The task-state store of this task keeps {quote_value(value)} under {self.external_id_key!r}, which is "
+            f"neither a run nor an intent marker: {unreadable.reason}. An earlier try may have acted, so this retry "
+            f"does not. Look in the OFS Batch Monitor for a run of {self._call_subject()} from this task's earlier "
+            f"tries, then clear this task to {self.verb} anew (a clear ignores the value)."
+        )
+
     def is_job_active(self, status: str) -> bool:
         """Not started, ongoing or held: reconnect to it."""
         return status in {state.name for state in STILL_RUNNING}
@@ -447,22 +527,22 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
 
         Returned because the mixin's reconnect path returns what this method returns, not ``get_job_result``.
         """
-        return self.watch(str(external_id), context)
+        return self.watch(run_id_of(external_id), context)
 
     def get_job_result(self, external_id: Any, context: Context) -> str:
         """The run id to return: the last one watched (a restart may have replaced the first)."""
         if self.watched_run_id is None:  # the previous try's run had already succeeded
-            self._publish(str(external_id), context)
+            self._publish(run_id_of(external_id), context)
             status = self._status_of_previous_try
             if status is not None:
                 push_outcome(self, context, RunOutcome.of(status, status.state))
-        return self.watched_run_id or str(external_id)
+        return self.watched_run_id or run_id_of(external_id)
 
     def _restarted(self, run_id: str, context: Context) -> None:
-        """Keep the restarted run's id for a retry to reconnect to."""
+        """Keep the restarted run for a retry to reconnect to."""
         store = context.get("task_state_store") if self.durable else None
         if store is not None:
-            store.set(self.external_id_key, run_id)
+            store.set(self.external_id_key, KeptRun(run_id, self.batch_name, self.ofs_conn_id).value())
 
 
 class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
@@ -577,8 +657,9 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
             except (OFSNotOngoingError, OFSObjectNotFoundError) as error:
                 self.log.warning("Cannot restart OFS run %s (%s); triggering a new run", failed_run, error)
             else:
-                self.log.info("Restarted OFS run %s of the previous try; watching %s", failed_run, run_id)
                 self._restarted_run = failed_run
+                with self._accepted(run_id, "restart", f"run {failed_run} of {self.batch_name}"):
+                    self.log.info("Restarted OFS run %s of the previous try; watching %s", failed_run, run_id)
                 return run_id
         return self.hook.trigger(
             self.batch_name,

@@ -14,6 +14,9 @@ simulator behaves normally again. Answers:
 - ``"garbage"``: status 200 with a body that is not JSON, request not processed;
 - ``"api_failure"``: status 200 with the ESI envelope of ``statusCode`` ``"-1"`` (Failure, ESI-NOTES 14),
   request not processed;
+- ``"bad_run_id:<shape>"``: the request IS processed (the run exists) and the answer is a success, but its
+  ``batchRunId`` is unusable, as ``BAD_RUN_IDS`` shapes it: ``missing``, ``number``, ``blank``, ``newline``,
+  ``surrogate`` (a lone UTF-16 surrogate) or ``huge`` (a million characters);
 - ``"pass"``: behave normally for this one call (lets a script skip calls).
 """
 
@@ -25,9 +28,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 VERBS = ("trigger", "status", "interrupt", "restart", "rerun", "token")
-KINDS = ("reset", "reset_after", "slow", "html", "garbage", "api_failure", "pass")
+#: The ``batchRunId`` a ``bad_run_id:<shape>`` answer carries instead of the run's id (``MISSING``: none at all).
+MISSING = object()
+BAD_RUN_IDS: dict[str, object] = {
+    "missing": MISSING,
+    "number": 20260131001,
+    "blank": "  ",
+    "newline": "RUN_1\nINFO - Run RUN_1 succeeded",
+    "surrogate": "RUN_\ud800",
+    "huge": "R" * 1_000_000,
+}
+BAD_RUN_ID_KINDS = tuple(f"bad_run_id:{shape}" for shape in BAD_RUN_IDS)
+KINDS = ("reset", "reset_after", "slow", "html", "garbage", "api_failure", "pass", *BAD_RUN_ID_KINDS)
 # Answers that still let the request be processed (the state changes).
-PROCESSED_KINDS = frozenset({"reset_after", "slow", "pass"})
+PROCESSED_KINDS = frozenset({"reset_after", "slow", "pass", *BAD_RUN_ID_KINDS})
 
 FaultAnswer = int | str
 

@@ -32,7 +32,7 @@ from airflow_provider_ofs.simulator.codes import (
     wire,
 )
 from airflow_provider_ofs.simulator.engine import RunView
-from airflow_provider_ofs.simulator.faults import PROCESSED_KINDS, FaultAnswer
+from airflow_provider_ofs.simulator.faults import BAD_RUN_IDS, MISSING, PROCESSED_KINDS, FaultAnswer
 from airflow_provider_ofs.simulator.journal import JournalEntry
 from airflow_provider_ofs.simulator.protocol import (
     decode_body,
@@ -81,6 +81,15 @@ def envelope(code: ApiCode, summary: str, details: str | None = None, **fields: 
         "details": details or API_MEANINGS[code],
         **fields,
     }
+
+
+def _with_run_id(response: web.Response, run_id: object) -> web.Response:
+    """The same success answer with ``batchRunId`` replaced (``MISSING``: left out), for ``bad_run_id`` faults."""
+    body = json.loads(response.text or "{}")
+    body.pop("batchRunId", None)
+    if run_id is not MISSING:
+        body["batchRunId"] = run_id
+    return _json(response.status, body)
 
 
 def _drop_connection(request: web.Request) -> None:
@@ -189,6 +198,10 @@ class EsiHandler:
             self._record(dataclasses.replace(entry, fault="slow"))
             await asyncio.sleep(self.state.slow_seconds)
             return response
+        succeeded = entry.api_status_code == wire(ApiCode.SUCCESS)
+        if isinstance(fault, str) and fault.startswith("bad_run_id:") and succeeded:
+            self._record(dataclasses.replace(entry, fault=fault))
+            return _with_run_id(response, BAD_RUN_IDS[fault.partition(":")[2]])
         self._record(entry)
         return response
 

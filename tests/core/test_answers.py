@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_ofs.exceptions import (
     API_ERRORS,
@@ -18,6 +19,7 @@ from airflow_provider_ofs.exceptions import (
     OFSNoExecutableJobError,
     OFSNotOngoingError,
     OFSObjectNotFoundError,
+    OFSOutcomeUnknownError,
     OFSTransportError,
     OFSUnknownCodeError,
 )
@@ -385,17 +387,36 @@ def test_run_id_is_read_from_the_answer():
     assert run_id_from(envelope(batchRunId=f" {RUN_ID} "), "trigger") == RUN_ID
 
 
-@pytest.mark.parametrize("run_id", [None, "", "  ", 17, ["x"]])
-def test_successful_answer_without_a_run_id_is_malformed(run_id):
+@pytest.mark.parametrize(
+    "run_id",
+    [None, "", "  ", 17, 17.5, True, ["x"], {"id": "x"}, "RUN\nFORGED", "RUN\rX", "RUN_\ud800", "RUN\x00", "R" * 257],
+)
+def test_a_success_without_a_usable_run_id_is_accepted_and_never_retried(run_id):
     body = envelope()
     if run_id is not None:
         body["batchRunId"] = run_id
 
-    with pytest.raises(OFSTransportError, match="batchRunId") as raised:
-        run_id_from(body, "restart")
+    with pytest.raises(OFSOutcomeUnknownError, match="batchRunId") as raised:
+        run_id_from(body, "restart", "run R1 of B")
 
-    assert raised.value.kind is FailureKind.MALFORMED
-    assert "restart" in str(raised.value)
+    message = str(raised.value)
+    assert isinstance(raised.value, AirflowFailException), "Airflow must not send the call again"
+    assert "ESI restart of run R1 of B answered success (statusCode 0)" in message
+    assert "OFS accepted the request, so it is not sent again" in message
+    assert message.isprintable()
+
+
+def test_an_unusable_run_id_is_quoted_cut_short_and_redacted():
+    body = envelope(batchRunId="Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl s3cret-pass " + "R" * 5000)
+
+    with pytest.raises(OFSOutcomeUnknownError) as raised:
+        run_id_from(body, "trigger", "batch B", ["s3cret-pass"])
+
+    message = str(raised.value)
+    assert "eyJ" not in message
+    assert "s3cret-pass" not in message
+    assert "characters)" in message
+    assert len(message) < 1000
 
 
 def test_server_detail_that_repeats_the_summary_is_given_once():

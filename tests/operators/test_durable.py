@@ -12,15 +12,17 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_ofs._compat import HAS_TASK_STATE_STORE
+from airflow_provider_ofs.arguments import DEFAULT_CONN_ID
 from airflow_provider_ofs.exceptions import (
     OFSObjectNotFoundError,
     OFSOutcomeUnknownError,
     OFSRunFailedError,
     OFSRunTimeoutError,
+    OFSTaskStateError,
 )
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.kept_run import ACTING_MARKER
 from airflow_provider_ofs.operators.batch import (
-    ACTING_MARKER,
     OFSRerunBatchOperator,
     OFSRestartBatchOperator,
     OFSTriggerBatchOperator,
@@ -39,6 +41,11 @@ CATALOGUE = {
     }
 }
 KEY = OFSTriggerBatchOperator.external_id_key
+
+
+def kept(run_id: str, batch: str, conn_id: str = DEFAULT_CONN_ID) -> dict[str, str]:
+    """What the store keeps once OFS accepted a call: the run and the batch and connection it belongs to."""
+    return {"run_id": run_id, "batch_name": batch, "conn_id": conn_id}
 
 
 @pytest.fixture
@@ -65,13 +72,13 @@ def test_first_try_keeps_the_run_id_before_waiting(sim):
 
     run_id = operator("SLOW").execute({"task_state_store": store})
 
-    assert store.values == {KEY: run_id}
+    assert store.values == {KEY: kept(run_id, "SLOW")}
 
 
 def test_retry_reconnects_to_a_live_run_instead_of_triggering(sim):
     live = OFSSchedulerHook().trigger("SLOW")
 
-    run_id = operator("SLOW").execute({"task_state_store": TaskStateStore(**{KEY: live})})
+    run_id = operator("SLOW").execute({"task_state_store": TaskStateStore(**{KEY: kept(live, "SLOW")})})
 
     assert run_id == live
     assert sim.journal.runs_created() == 1
@@ -79,7 +86,7 @@ def test_retry_reconnects_to_a_live_run_instead_of_triggering(sim):
 
 def test_retry_of_a_failed_run_restarts_it_with_restart_on_retry(sim):
     previous = failed_run("FLAKY")
-    store = TaskStateStore(**{KEY: previous})
+    store = TaskStateStore(**{KEY: kept(previous, "FLAKY")})
 
     task = operator("FLAKY", restart_on_retry=True)
 
@@ -88,29 +95,30 @@ def test_retry_of_a_failed_run_restarts_it_with_restart_on_retry(sim):
     assert run_id == previous
     assert sim.journal.count("restart") == 1
     assert sim.journal.runs_created() == 1
-    assert store.values[KEY] == run_id
+    assert store.values[KEY] == kept(run_id, "FLAKY")
     facet = task.get_openlineage_facets_on_complete(None).run_facets["ofs_batchRun"]
     assert (facet.action, facet.sourceBatchRunId) == ("restart", previous), "lineage says what this try did"
 
 
 def test_retry_of_a_failed_run_triggers_a_new_run_by_default(sim):
     previous = failed_run("FLAKY")
-    store = TaskStateStore(**{KEY: previous})
+    store = TaskStateStore(**{KEY: kept(previous, "FLAKY")})
 
     with pytest.raises(Exception, match="failed: STEP"):  # a fresh run fails once again
         operator("FLAKY").execute({"task_state_store": store})
 
     assert sim.journal.count("restart") == 0
     assert sim.journal.runs_created() == 2
-    assert store.values[KEY] != previous
+    assert store.values[KEY]["run_id"] != previous
 
 
 def test_retry_with_a_run_id_ofs_no_longer_knows_triggers_a_new_run(sim):
-    store = TaskStateStore(**{KEY: "SLOW_1999-01-01_1_1"})
+    store = TaskStateStore(**{KEY: kept("SLOW_1999-01-01_1_1", "SLOW")})
 
     run_id = operator("SLOW").execute({"task_state_store": store})
 
-    assert store.values[KEY] == run_id != "SLOW_1999-01-01_1_1"
+    assert store.values[KEY] == kept(run_id, "SLOW")
+    assert run_id != "SLOW_1999-01-01_1_1"
     assert sim.journal.runs_created() == 1
 
 
@@ -136,7 +144,7 @@ def test_a_retry_finds_the_previous_run_successful_and_triggers_nothing(sim):
     previous = succeeded_run("QUICK")
     retry, task = TaskInstance(try_number=2, max_tries=2), operator("QUICK", retries=2)
 
-    run_id = task.execute({"task_state_store": TaskStateStore(**{KEY: previous}), "ti": retry})
+    run_id = task.execute({"task_state_store": TaskStateStore(**{KEY: kept(previous, "QUICK")}), "ti": retry})
 
     assert run_id == previous
     assert sim.journal.runs_created() == 1
@@ -147,23 +155,23 @@ def test_a_retry_finds_the_previous_run_successful_and_triggers_nothing(sim):
 
 def test_a_cleared_task_whose_run_succeeded_triggers_anew(sim):
     previous = succeeded_run("QUICK")
-    store = TaskStateStore(**{KEY: previous})
+    store = TaskStateStore(**{KEY: kept(previous, "QUICK")})
 
     run_id = operator("QUICK", retries=2).execute({"task_state_store": store, "ti": CLEARED})
 
     assert run_id != previous
-    assert store.values[KEY] == run_id
+    assert store.values[KEY] == kept(run_id, "QUICK")
     assert sim.journal.runs_created() == 2
 
 
 def test_a_cleared_task_does_not_restart_the_failed_run_but_triggers_anew(sim):
     previous = failed_run("FLAKY")
-    store = TaskStateStore(**{KEY: previous})
+    store = TaskStateStore(**{KEY: kept(previous, "FLAKY")})
 
     with pytest.raises(OFSRunFailedError):  # a fresh run of FLAKY fails once again
         operator("FLAKY", retries=2, restart_on_retry=True).execute({"task_state_store": store, "ti": CLEARED})
 
-    assert store.values[KEY] != previous
+    assert store.values[KEY]["run_id"] != previous
     assert sim.journal.count("restart") == 0
     assert sim.journal.runs_created() == 2
 
@@ -173,7 +181,7 @@ def test_a_cleared_task_whose_run_is_still_going_watches_it_rather_than_starting
 
     op = operator("SLOW", retries=2, timeout=0.3, interrupt_on_kill=False)
     with pytest.raises(OFSRunTimeoutError):
-        op.execute({"task_state_store": TaskStateStore(**{KEY: live}), "ti": CLEARED})
+        op.execute({"task_state_store": TaskStateStore(**{KEY: kept(live, "SLOW")}), "ti": CLEARED})
 
     assert op.watched_run_id == live
     assert sim.journal.runs_created() == 1
@@ -190,7 +198,7 @@ def test_restart_keeps_the_run_it_produced_and_a_retry_watches_it_instead_of_res
     first = restart_operator(failed, retries=2).execute({"task_state_store": store, "ti": TaskInstance(1, 2)})
     again = restart_operator(failed, retries=2).execute({"task_state_store": store, "ti": RETRY})
 
-    assert store.values == {OFSRestartBatchOperator.external_id_key: first}
+    assert store.values == {OFSRestartBatchOperator.external_id_key: kept(first, "FLAKY")}
     assert again == first
     assert sim.journal.count("restart") == 1
 
@@ -204,7 +212,7 @@ def test_rerun_keeps_the_run_it_produced_and_a_retry_watches_it_instead_of_rerun
     again = rerun.execute({"task_state_store": store, "ti": RETRY})
     cleared = rerun.execute({"task_state_store": store, "ti": CLEARED})
 
-    assert store.values[OFSRerunBatchOperator.external_id_key] == cleared
+    assert store.values[OFSRerunBatchOperator.external_id_key] == kept(cleared, "QUICK")
     assert again == first
     assert sim.journal.count("rerun") == 2, "the retry watched; the clear reran"
 
@@ -224,7 +232,7 @@ def test_the_store_holds_an_intent_marker_while_the_trigger_call_is_out(sim):
 
     assert len(seen) == 1
     assert str(seen[0]).startswith(ACTING_MARKER)
-    assert store.values == {KEY: run_id}
+    assert store.values == {KEY: kept(run_id, "QUICK")}
 
 
 def test_a_retry_after_a_try_lost_while_its_trigger_was_out_fails_at_once_and_triggers_nothing(sim):
@@ -243,7 +251,7 @@ def test_a_clear_after_a_try_lost_while_its_trigger_was_out_triggers_anew(sim):
 
     run_id = operator("QUICK", retries=2).execute({"task_state_store": store, "ti": CLEARED})
 
-    assert store.values == {KEY: run_id}
+    assert store.values == {KEY: kept(run_id, "QUICK")}
     assert sim.journal.runs_created() == 1
 
 
@@ -254,3 +262,112 @@ def test_a_call_that_certainly_did_nothing_leaves_no_marker_behind(sim):
         operator("NO_SUCH_BATCH", retries=2).execute({"task_state_store": store, "ti": TaskInstance(1, 2)})
 
     assert store.values == {}
+
+
+# ------------------------------------------------------------------- what the store keeps is checked before use
+
+
+def test_a_retry_does_not_take_another_batchs_run_for_its_own(sim):
+    other = succeeded_run("QUICK")  # a run of QUICK ...
+    store = TaskStateStore(**{KEY: kept(other, "QUICK")})
+    task = operator("FLAKY", retries=2)  # ... kept for a task that now runs FLAKY
+
+    with pytest.raises(OFSTaskStateError) as raised:
+        task.execute({"task_state_store": store, "ti": RETRY})
+
+    message = str(raised.value)
+    assert f"keeps OFS run {other} (batch 'QUICK', not 'FLAKY')" in message
+    assert "clear this task to trigger FLAKY anew" in message
+    assert isinstance(raised.value, AirflowFailException)
+    assert sim.journal.count("trigger") == 1, "only the test's own trigger: the retry triggered nothing"
+    assert task.watched_run_id is None, "the other batch's run was not taken for this task's"
+
+
+def test_a_retry_does_not_restart_another_batchs_failed_run(sim):
+    other = failed_run("FLAKY")
+    store = TaskStateStore(**{KEY: kept(other, "FLAKY")})
+
+    with pytest.raises(OFSTaskStateError, match="batch 'FLAKY', not 'QUICK'"):
+        operator("QUICK", retries=2, restart_on_retry=True).execute({"task_state_store": store, "ti": RETRY})
+
+    assert sim.journal.count("restart") == 0
+    assert sim.journal.count("trigger") == 1
+
+
+def test_a_retry_does_not_take_a_run_kept_for_another_connection(sim):
+    live = OFSSchedulerHook().trigger("SLOW")
+    store = TaskStateStore(**{KEY: kept(live, "SLOW", conn_id="ofs_other_tenant")})
+
+    with pytest.raises(OFSTaskStateError, match="connection 'ofs_other_tenant', not 'ofs_scheduler_default'"):
+        operator("SLOW", retries=2).execute({"task_state_store": store, "ti": RETRY})
+
+    assert sim.journal.count("status") == 0, "not even asked about: it is not this task's run"
+
+
+def test_a_cleared_task_ignores_another_batchs_run_and_triggers_its_own(sim):
+    live = OFSSchedulerHook().trigger("SLOW")
+    store = TaskStateStore(**{KEY: kept(live, "SLOW")})
+
+    run_id = operator("QUICK", retries=2).execute({"task_state_store": store, "ti": CLEARED})
+
+    assert run_id != live
+    assert store.values[KEY] == kept(run_id, "QUICK")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "   ",
+        "RUN\nFORGED",
+        "R" * 300,
+        17,
+        ["RUN"],
+        {"run_id": "RUN"},
+        {"run_id": " ", "batch_name": "QUICK", "conn_id": ""},
+    ],
+    ids=["blank", "line-break", "too-long", "number", "list", "object-without-batch", "object-with-a-blank-run-id"],
+)
+def test_a_value_the_retry_cannot_read_fails_saying_what_to_do(sim, value):
+    store = TaskStateStore(**{KEY: value})
+
+    with pytest.raises(OFSTaskStateError) as raised:
+        operator("QUICK", retries=2).execute({"task_state_store": store, "ti": RETRY})
+
+    message = str(raised.value)
+    assert "neither a run nor an intent marker" in message
+    assert "clear this task to trigger anew (a clear ignores the value)" in message
+    assert message.isprintable()
+    assert len(sim.journal) == 0, "nothing was sent"
+
+
+@pytest.mark.parametrize(
+    "marker", [f"{ACTING_MARKER}garbage", f"{ACTING_MARKER}", f"{ACTING_MARKER}nan", f"{ACTING_MARKER}1e300"]
+)
+def test_an_intent_marker_without_a_readable_time_still_fails_the_retry_saying_what_to_do(sim, marker):
+    store = TaskStateStore(**{KEY: marker})
+
+    with pytest.raises(OFSOutcomeUnknownError) as raised:
+        operator("QUICK", retries=2).execute({"task_state_store": store, "ti": RETRY})
+
+    assert "at a time its intent marker does not say" in str(raised.value)
+    assert "Look in the OFS Batch Monitor for a run of QUICK" in str(raised.value)
+    assert len(sim.journal) == 0
+
+
+@pytest.mark.parametrize("value", ["   ", f"{ACTING_MARKER}garbage", {"run_id": 17}])
+def test_a_cleared_task_ignores_a_value_it_cannot_read_and_triggers_anew(sim, value):
+    store = TaskStateStore(**{KEY: value})
+
+    run_id = operator("QUICK", retries=2).execute({"task_state_store": store, "ti": CLEARED})
+
+    assert store.values[KEY] == kept(run_id, "QUICK")
+    assert sim.journal.runs_created() == 1
+
+
+def test_a_retry_after_an_upgrade_reconnects_to_the_bare_run_id_an_earlier_version_kept(sim):
+    live = OFSSchedulerHook().trigger("SLOW")
+
+    run_id = operator("SLOW").execute({"task_state_store": TaskStateStore(**{KEY: f" {live} "}), "ti": RETRY})
+
+    assert run_id == live
+    assert sim.journal.runs_created() == 1

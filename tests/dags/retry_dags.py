@@ -42,6 +42,19 @@ SCENARIOS: dict[str, tuple[str, str, bool]] = {
     "rerun_wait_lost_deferred": ("rerun", "R_RERUN_WAIT_D", True),
     "interrupt_answer_lost": ("interrupt", "R_INTERRUPT_LOST", False),
 }
+#: "OFS accepted, then the task failed": the call's success answer carries a batchRunId of each unusable shape
+#: (the simulator's ``bad_run_id:<shape>`` faults). task id -> (operator kind, batch, deferrable)
+BAD_RUN_ID_SHAPES = ("missing", "number", "blank", "newline", "surrogate", "huge")
+ACCEPTED_SCENARIOS: dict[str, tuple[str, str, bool]] = {
+    f"accepted_{kind}{'_deferred' if deferrable else ''}_{shape}": (
+        kind,
+        f"R_ACC_{kind.upper()}{'_D' if deferrable else ''}_{shape.upper()}",
+        deferrable,
+    )
+    for kind, deferrable in (("trigger", False), ("trigger", True), ("restart", False), ("rerun", False))
+    for shape in BAD_RUN_ID_SHAPES
+}
+SCENARIOS.update(ACCEPTED_SCENARIOS)
 
 with DAG(DAG_ID, start_date=datetime.datetime(2026, 1, 1), schedule=None, catchup=False):
     for task_id, (kind, batch, deferrable) in SCENARIOS.items():

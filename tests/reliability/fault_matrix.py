@@ -173,3 +173,90 @@ def render(results: Mapping[tuple[str, str], Result], *, mark_unexpected: bool =
 def expected_table() -> str:
     """The table of ``expected`` for every cell (what ``docs/fault-matrix.md`` shows)."""
     return render({(call.key, fault.key): expected(call, fault) for call in CALLS for fault in FAULTS})
+
+
+# ------------------------------------------------------------------------- across Airflow's tries: OFS accepted
+
+ACCEPTED_BEGIN = "<!-- accepted-matrix:begin (generated from tests/reliability/fault_matrix.py) -->"
+ACCEPTED_END = "<!-- accepted-matrix:end -->"
+#: The column's name: OFS answered success (statusCode 0), and then the task failed before it kept the run.
+ACCEPTED_COLUMN = "OFS accepted, then the task failed"
+
+
+@dataclass(frozen=True)
+class AcceptedFault:
+    """What follows OFS's success answer: a ``batchRunId`` the simulator's ``bad_run_id:<shape>`` fault shapes."""
+
+    shape: str
+    label: str
+
+    @property
+    def answer(self) -> str:
+        """The simulator fault answer (``simulator.faults.BAD_RUN_IDS``)."""
+        return f"bad_run_id:{self.shape}"
+
+
+ACCEPTED_FAULTS = [
+    AcceptedFault("missing", "success without batchRunId"),
+    AcceptedFault("number", "batchRunId a number"),
+    AcceptedFault("blank", "batchRunId blank"),
+    AcceptedFault("newline", "batchRunId with a line break (a forged log line)"),
+    AcceptedFault("surrogate", "batchRunId with a lone surrogate (breaks the log line)"),
+    AcceptedFault("huge", "batchRunId a million characters long"),
+]
+#: The calls that start or change a run, as an operator makes them in a task with ``retries=2``.
+ACCEPTED_CALLS = [
+    Call("trigger", "sync"),
+    Call("trigger", "deferrable"),
+    Call("restart", "sync"),
+    Call("rerun", "sync"),
+]
+
+
+@dataclass(frozen=True)
+class TriesResult:
+    """What all of a task's tries together did: how the task ended, in how many tries, and how often OFS acted."""
+
+    state: str
+    tries: int
+    acted: int
+
+    @property
+    def duplicates(self) -> int:
+        """Runs created or changed beyond the one the task asked for."""
+        return max(0, self.acted - 1)
+
+
+def accepted_expected(call: Call, fault: AcceptedFault) -> TriesResult:
+    """Once OFS accepted the call, no try sends it again: the task fails at once, and OFS acted exactly once."""
+    return TriesResult("failed", 1, 1)
+
+
+def tries_text(result: TriesResult) -> str:
+    """A cell of the across-tries table."""
+    tries = f"{result.tries} tr{'y' if result.tries == 1 else 'ies'}"
+    return f"{result.state}, {tries} · {result.duplicates} duplicate runs"
+
+
+def render_accepted(results: Mapping[tuple[str, str], TriesResult]) -> str:
+    """The "OFS accepted, then the task failed" column as a Markdown table: one line per answer, one column per call."""
+    header = [ACCEPTED_COLUMN, *(call.label for call in ACCEPTED_CALLS)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    for fault in ACCEPTED_FAULTS:
+        cells = [fault.label]
+        for call in ACCEPTED_CALLS:
+            result = results.get((call.key, fault.shape))
+            cells.append("not run" if result is None else tries_text(result))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def accepted_table() -> str:
+    """The table of ``accepted_expected`` for every cell (what ``docs/fault-matrix.md`` shows)."""
+    return render_accepted(
+        {
+            (call.key, fault.shape): accepted_expected(call, fault)
+            for call in ACCEPTED_CALLS
+            for fault in ACCEPTED_FAULTS
+        }
+    )

@@ -8,6 +8,10 @@ Where the answer of a mutating call was lost (the simulator's ``reset_after``: p
 connection dropped) the task fails at once, whatever its retries. Where the wait for an existing run
 is lost (two 503s spend the connection's retry budget of two), Airflow 3.3+ retries and the retry
 reconnects to the stored run; older Airflow cannot reconnect, so the task fails at once naming the run.
+
+Where OFS accepted the call but its success answer carries an unusable ``batchRunId`` (the simulator's
+``bad_run_id:<shape>``), the task fails at once on every version, and OFS acted once: the fault matrix's
+column "OFS accepted, then the task failed" (``fault_matrix.ACCEPTED_FAULTS``, docs/fault-matrix.md).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.states import RunState
 from tests.airflow_cli import latest_run_rows
-from tests.dags.retry_dags import DAG_ID, SCENARIOS
+from tests.dags.retry_dags import ACCEPTED_SCENARIOS, DAG_ID, SCENARIOS
+from tests.reliability.fault_matrix import ACCEPTED_CALLS, ACCEPTED_FAULTS, TriesResult, accepted_expected
 
 pytestmark = [pytest.mark.airflow_e2e, pytest.mark.compat, pytest.mark.timeout(600)]
 
@@ -34,7 +39,13 @@ CATALOGUE = {
         "R_RESTART_LOST": FAILS_ONCE,
         "R_RESTART_WAIT": FAILS_ONCE,
         "R_INTERRUPT_LOST": {"tasks": [{"code": "LONG", "seconds": 3000, "outcome": "success"}]},
+        **{batch: FAILS_ONCE for kind, batch, _ in ACCEPTED_SCENARIOS.values() if kind == "restart"},
     }
+}
+#: (call key, fault shape) -> the task id of that cell of the "OFS accepted, then the task failed" column
+ACCEPTED_CELLS = {
+    (f"{kind}-{'deferrable' if deferrable else 'sync'}", task_id.rsplit("_", 1)[1]): task_id
+    for task_id, (kind, _, deferrable) in ACCEPTED_SCENARIOS.items()
 }
 #: verb -> batches whose first call of that verb loses its answer after OFS processed it
 ANSWER_LOST = {
@@ -61,6 +72,7 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "rerun_wait_lost": RECONNECTS,
     "rerun_wait_lost_deferred": RECONNECTS,
     "interrupt_answer_lost": ("failed", 1),
+    **{task_id: ("failed", 1) for task_id in ACCEPTED_SCENARIOS},
 }
 #: batch -> how many times OFS acted on it across all tries: (triggers or reruns that created a run,
 #: restarts, interrupts). The runs the test prepared are not counted.
@@ -78,6 +90,7 @@ ACTED: dict[str, tuple[int, int, int]] = {
     "R_RERUN_WAIT": (1, 0, 0),
     "R_RERUN_WAIT_D": (1, 0, 0),
     "R_INTERRUPT_LOST": (0, 0, 1),
+    **{batch: (0, 1, 0) if kind == "restart" else (1, 0, 0) for kind, batch, _ in ACCEPTED_SCENARIOS.values()},
 }
 
 
@@ -89,10 +102,12 @@ def final_tasks(home: Any) -> dict[str, tuple[str, int]]:
 
 def prepare_runs(hook: OFSSchedulerHook) -> dict[str, str]:
     """The runs restart, rerun and interrupt act on: failed, successful and ongoing ones."""
-    runs = {batch: hook.trigger(batch) for batch in ("R_RESTART_LOST", "R_RESTART_WAIT", "R_INTERRUPT_LOST")}
-    runs.update({batch: hook.trigger(batch) for batch in ("R_RERUN_LOST", "R_RERUN_WAIT", "R_RERUN_WAIT_D")})
-    wanted = {batch: RunState.FAILED for batch in ("R_RESTART_LOST", "R_RESTART_WAIT")}
-    wanted.update({batch: RunState.SUCCESSFUL for batch in ("R_RERUN_LOST", "R_RERUN_WAIT", "R_RERUN_WAIT_D")})
+    failing = ["R_RESTART_LOST", "R_RESTART_WAIT", *(b for k, b, _ in ACCEPTED_SCENARIOS.values() if k == "restart")]
+    finished = ["R_RERUN_LOST", "R_RERUN_WAIT", "R_RERUN_WAIT_D"]
+    finished += [batch for kind, batch, _ in ACCEPTED_SCENARIOS.values() if kind == "rerun"]
+    runs = {batch: hook.trigger(batch) for batch in (*failing, "R_INTERRUPT_LOST", *finished)}
+    wanted = {batch: RunState.FAILED for batch in failing}
+    wanted.update({batch: RunState.SUCCESSFUL for batch in finished})
     for batch, state in wanted.items():
         while hook.get_status(runs[batch]).state is not state:
             pass
@@ -117,6 +132,8 @@ def retried_dag(airflow_cli: Any, tmp_path_factory: pytest.TempPathFactory) -> t
         simulator.add_fault("trigger", [500], batch="R_TRIGGER_500")
         for batch in WAIT_LOST:
             simulator.add_fault("status", [503, 503], batch=batch)
+        for task_id, (kind, batch, _) in ACCEPTED_SCENARIOS.items():
+            simulator.add_fault(kind, [f"bad_run_id:{task_id.rsplit('_', 1)[1]}"], batch=batch)
 
         if airflow_version() == (3, 0):  # its dags test reads the DAG from the database only
             serialised = airflow_cli.run("dags", "reserialize")
@@ -132,11 +149,33 @@ def test_every_try_together_acts_on_ofs_at_most_once(retried_dag, task_id):
     simulator, tasks, output = retried_dag
     batch = SCENARIOS[task_id][1]
 
-    acted = (
+    acted = acted_on(simulator, batch)
+
+    assert acted == ACTED[batch], f"{task_id}: {simulator.journal.entries(batch=batch)}"
+    assert tasks[task_id] == EXPECTED[task_id], output[-4000:]
+
+
+def acted_on(simulator: Any, batch: str) -> tuple[int, int, int]:
+    """What every try of a task together did to OFS for its batch: (runs created, restarts, interrupts)."""
+    return (
         simulator.journal.runs_created(batch),
         sum(1 for e in simulator.journal.entries("restart", batch) if e.api_status_code == "0"),
         sum(1 for e in simulator.journal.entries("interrupt", batch) if e.api_status_code == "0"),
     )
 
-    assert acted == ACTED[batch], f"{task_id}: {simulator.journal.entries(batch=batch)}"
-    assert tasks[task_id] == EXPECTED[task_id], output[-4000:]
+
+@pytest.mark.parametrize("fault", ACCEPTED_FAULTS, ids=lambda fault: fault.shape)
+@pytest.mark.parametrize("call", ACCEPTED_CALLS, ids=lambda call: call.key)
+def test_ofs_accepted_then_the_task_failed_and_no_try_acted_again(retried_dag, call, fault):
+    simulator, tasks, output = retried_dag
+    task_id = ACCEPTED_CELLS[(call.key, fault.shape)]
+    batch = SCENARIOS[task_id][1]
+    state, tries = tasks[task_id]
+
+    observed = TriesResult(state, tries, sum(acted_on(simulator, batch)))
+
+    assert observed == accepted_expected(call, fault), (
+        f"{task_id}: {simulator.journal.entries(batch=batch)}\n{output[-3000:]}"
+    )
+    assert observed.duplicates == 0
+    assert simulator.journal.count(call.verb, batch) == 1, "the call was sent once, by the first try"

@@ -56,6 +56,39 @@ def test_reset_after_is_processed(esi: EsiClient, sim: Simulator) -> None:
     assert len(sim.runs) == 1
 
 
+@pytest.mark.parametrize(
+    ("shape", "sent"),
+    [
+        ("number", 20260131001),
+        ("blank", "  "),
+        ("newline", "RUN_1\nINFO - Run RUN_1 succeeded"),
+        ("surrogate", "RUN_\ud800"),
+    ],
+)
+def test_bad_run_id_is_processed_and_answered_with_that_batch_run_id(
+    esi: EsiClient, sim: Simulator, shape: str, sent: object
+) -> None:
+    sim.add_fault("trigger", [f"bad_run_id:{shape}"])
+    response = esi.post("trigger", QUICK)
+    assert response.status_code == 200
+    body = json.loads(response.text)
+    assert (body["statusCode"], body["batchRunId"]) == ("0", sent)
+    [entry] = sim.journal.entries("trigger")
+    assert entry.fault == f"bad_run_id:{shape}"
+    assert entry.run_id in sim.runs, "the run exists: OFS acted"
+    assert sim.journal.runs_created() == 1
+
+
+def test_bad_run_id_missing_or_huge(esi: EsiClient, sim: Simulator) -> None:
+    sim.add_fault("trigger", ["bad_run_id:missing", "bad_run_id:huge"])
+    missing = json.loads(esi.post("trigger", QUICK).text)
+    huge = json.loads(esi.post("trigger", QUICK).text)
+    assert (missing["statusCode"], huge["statusCode"]) == ("0", "0")
+    assert "batchRunId" not in missing
+    assert huge["batchRunId"] == "R" * 1_000_000
+    assert sim.journal.runs_created() == 2
+
+
 def test_slow_answer_is_processed(ofs_simulator_factory: Callable[..., Simulator]) -> None:
     sim = ofs_simulator_factory(CATALOGUE, speed=20, slow_seconds=1.5, credentials=SECRETS)
     esi = EsiClient(sim)

@@ -388,6 +388,10 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
         """What the call acts on, as its error messages name it."""
         return self.batch_name
 
+    def _accepted_call(self) -> tuple[str, str]:
+        """The call ``act`` made, as messages name it: its verb and what it acted on."""
+        return self.verb, self._call_subject()
+
     def _left_by_previous_try(self, run_id: str, context: Context, settled: frozenset[RunState]) -> bool:
         """On a retry that cannot reconnect (older Airflow): whether ``run_id`` shows a previous try acted already.
 
@@ -435,7 +439,7 @@ class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator): 
         Anything failing here fails the task without retry (``_accepted``), leaving the intent marker in the store.
         """
         kept = KeptRun(run_id, self.batch_name, self.ofs_conn_id).value()
-        with self._accepted(run_id, self.verb, self._call_subject()):
+        with self._accepted(run_id, *self._accepted_call()):
             if store is not None:
                 store.set(self.external_id_key, kept)
             self._publish(run_id, context)
@@ -648,6 +652,11 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
             **restarted,
         }
 
+    def _accepted_call(self) -> tuple[str, str]:
+        if self._restarted_run is not None:
+            return "restart", f"run {self._restarted_run} of {self.batch_name}"
+        return super()._accepted_call()
+
     def act(self, context: Context) -> str:
         """Trigger the run, or restart the previous try's failed run when ``restart_on_retry`` is set."""
         failed_run = self._failed_run_of_previous_try
@@ -658,7 +667,7 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
                 self.log.warning("Cannot restart OFS run %s (%s); triggering a new run", failed_run, error)
             else:
                 self._restarted_run = failed_run
-                with self._accepted(run_id, "restart", f"run {failed_run} of {self.batch_name}"):
+                with self._accepted(run_id, *self._accepted_call()):
                     self.log.info("Restarted OFS run %s of the previous try; watching %s", failed_run, run_id)
                 return run_id
         return self.hook.trigger(

@@ -261,3 +261,19 @@ def test_a_failure_after_a_restart_within_the_wait_was_accepted_fails_at_once(si
     assert "ESI restart of run" in message
     assert acted(sim, "restart") == 1
     assert acted(sim, "trigger") == 1
+
+
+@pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the task-state store arrived in Airflow 3.3")
+def test_a_retry_restarting_the_failed_run_stops_once_ofs_accepted_the_restart(sim):
+    failed = run_in("FLAKY", RunState.FAILED)
+    kept = {"run_id": failed, "batch_name": "FLAKY", "conn_id": "ofs_scheduler_default"}
+    store = TaskStateStore(**{OFSTriggerBatchOperator.external_id_key: kept})
+    task = OFSTriggerBatchOperator(task_id="t", batch_name="FLAKY", restart_on_retry=True, retries=2)
+    sim.add_fault("restart", ["bad_run_id:newline"])
+
+    with pytest.raises(OFSOutcomeUnknownError) as raised:
+        task.execute({"task_state_store": store, "ti": RETRY})
+
+    assert f"ESI restart of run {failed} of FLAKY answered success" in assert_accepted_error(raised.value)
+    assert (acted(sim, "restart"), acted(sim, "trigger")) == (1, 1), "restarted once, and nothing triggered"
+    assert_a_retry_sends_nothing(task, store, sim)

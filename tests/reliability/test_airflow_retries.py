@@ -166,7 +166,7 @@ def acted_on(simulator: Any, batch: str) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("fault", ACCEPTED_FAULTS, ids=lambda fault: fault.shape)
 @pytest.mark.parametrize("call", ACCEPTED_CALLS, ids=lambda call: call.key)
-def test_ofs_accepted_then_the_task_failed_and_no_try_acted_again(retried_dag, call, fault):
+def test_ofs_accepted_then_the_task_failed_and_no_try_acted_again(retried_dag, airflow_cli, call, fault):
     simulator, tasks, output = retried_dag
     task_id = ACCEPTED_CELLS[(call.key, fault.shape)]
     batch = SCENARIOS[task_id][1]
@@ -179,3 +179,7 @@ def test_ofs_accepted_then_the_task_failed_and_no_try_acted_again(retried_dag, c
     )
     assert observed.duplicates == 0
     assert simulator.journal.count(call.verb, batch) == 1, "the call was sent once, by the first try"
+    published = {
+        key for task, key in latest_run_rows(airflow_cli.home, DAG_ID, "task_id, key", "xcom") if task == task_id
+    }
+    assert "batch_run_id" not in published, "no XCom holds what is not a run id"

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from airflow_provider_ofs import protocol
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+from airflow_provider_ofs.protocol import iam
 from airflow_provider_ofs.states import RunStatus
 from tests.hook.forward_proxy import forward_proxy  # noqa: F401  (fixture)
 from tests.hook.hostile import hostile  # noqa: F401  (fixture)
@@ -213,7 +213,7 @@ def logs(caplog, monkeypatch) -> Iterator[LogCapture]:
 
 
 class ShiftedClock:
-    """Stands in for the ``time`` module of ``protocol``: real time plus an offset the test moves forward."""
+    """Stands in for the ``time`` module of ``protocol.iam`` (the token clock): real time plus a movable offset."""
 
     def __init__(self) -> None:
         self.offset = 0.0
@@ -226,5 +226,5 @@ class ShiftedClock:
 def client_clock(monkeypatch) -> ShiftedClock:
     """Move the provider's token clock (not the simulator's) forward, to reach a token's refresh time."""
     clock = ShiftedClock()
-    monkeypatch.setattr(protocol, "time", clock)
+    monkeypatch.setattr(iam, "time", clock)
     return clock

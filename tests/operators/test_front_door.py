@@ -108,4 +108,4 @@ def test_an_esi_refusal_ends_the_task_log_with_its_message_not_a_deep_stack(fron
 
     assert states["unknown_batch"] == ("failed", 1), output[-4000:]
     assert "FD_NO_SUCH_BATCH" in output
-    assert "protocol.py" not in output, "frames below the operator's method bury the message"
+    assert "airflow_provider_ofs/protocol" not in output, "frames below the operator's method bury the message"

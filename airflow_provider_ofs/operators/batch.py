@@ -123,6 +123,17 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         if not is_template(batch_name):
             require_name("batch_name", batch_name)
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Airflow's ``partial``, with the ``ofs_batch_runs`` alias in the outlets, as ``__init__`` adds it.
+
+        A mapped task's outlets are what ``partial`` was given: without this, Airflow would not register the
+        alias where the DAG is parsed (Airflow 2 then cannot link the event to it).
+        """
+        if kwargs.get("emit_asset_event", True) and kwargs.get("wait_for_completion", True):
+            kwargs["outlets"] = with_runs_alias(kwargs.get("outlets"))
+        return super().partial(**kwargs)
+
     @cached_property
     def hook(self) -> OFSSchedulerHook:
         """The hook for ``ofs_conn_id`` (loaded here: parsing a DAG file needs neither it nor the protocol)."""

@@ -214,3 +214,12 @@ def test_a_run_announced_by_the_triggering_event_is_not_announced_again(ofs_conn
         context = {"outlet_events": events, key: {uri_of_eod: [_Event(uri_of_eod, {"batchRunId": run_id})]}}
         emit_run_succeeded(operator, context, RunOutcome("SUCCESSFUL"))
         assert len(added(events)) == expected
+
+
+def test_a_mapped_operator_has_the_alias_among_its_outlets_where_the_dag_is_parsed() -> None:
+    from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
+
+    with_alias = OFSTriggerBatchOperator.partial(task_id="load").expand(batch_name=["A", "B"])
+    without = OFSTriggerBatchOperator.partial(task_id="quiet", emit_asset_event=False).expand(batch_name=["A"])
+    assert [o.name for o in with_alias.outlets if isinstance(o, AssetAlias)] == [OFS_RUNS_ALIAS]
+    assert not any(isinstance(o, AssetAlias) for o in without.outlets)

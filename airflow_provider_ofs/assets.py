@@ -35,7 +35,7 @@ FORM = "ofs://<host>/<tenant_id>/<service_id>/<workspace_id>/<batch_name>"
 #: The states in which a run counts as succeeded (``RunState`` names: ``DONE_WITHOUT_FAILURE``).
 SUCCEEDED_STATES = frozenset({"SUCCESSFUL", "EXCLUDED"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_HOST = re.compile(r"[a-z0-9._~%!$&'()*+,;=:\[\]-]+")
+_HOST = re.compile(r"[a-z0-9._~%!$&'()*+,;=:\[\]_-]+")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 #: For a DAG scheduled on an OFS batch's asset: the run id and MIS date of the newest event that
@@ -226,7 +226,11 @@ def emit_run_succeeded(task: Any, context: Any, outcome: Any) -> None:
         return
     from airflow_provider_ofs.arguments import mis_date_text
 
-    uri = batch_uri_of(task.hook.settings, batch_name)
+    try:
+        uri = batch_uri_of(task.hook.settings, batch_name)
+    except ValueError as error:  # the run succeeded: say why no event, never fail the task for it
+        task.log.warning("No asset event for OFS run %s: %s", run_id, error)
+        return
     if any(extra.get("batchRunId") == run_id for extra in _triggering_extras(context, uri)):
         task.log.info("OFS run %s was announced by the event that triggered this DAG run: not announced again", run_id)
         return
@@ -242,10 +246,30 @@ def emit_run_succeeded(task: Any, context: Any, outcome: Any) -> None:
         return
     alias = AssetAlias(name=OFS_RUNS_ALIAS)
     if IS_AIRFLOW_2:  # Airflow 2 hashes the extra: lists become tuples (stored as JSON lists all the same)
+        _register_alias_on_airflow_2()
         outlet_events[alias].add(asset_of(uri), extra=_hashable(extra))
     else:
         outlet_events[alias].add(asset_of(uri), extra=extra)
     task.log.info("Asset event for %s: OFS run %s %s", uri, run_id, outcome.state)
+
+
+def _register_alias_on_airflow_2() -> None:
+    """Make sure the alias exists in Airflow 2's database, where ``dags test`` has not registered it.
+
+    Airflow 2.11 links each event to its alias's row and fails the task when there is none; the DAG
+    processor registers it, ``airflow dags test`` does not.
+    """
+    from airflow.models.dataset import DatasetAliasModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with create_session() as session:
+            if session.scalar(select(DatasetAliasModel).where(DatasetAliasModel.name == OFS_RUNS_ALIAS)) is None:
+                session.add(DatasetAliasModel(name=OFS_RUNS_ALIAS))
+    except IntegrityError:  # registered meanwhile by another task or the DAG processor
+        pass
 
 
 def _hashable(value: Any) -> Any:

@@ -211,7 +211,9 @@ def test_a_run_announced_by_the_triggering_event_is_not_announced_again(ofs_conn
     key = "triggering_dataset_events" if IS_AIRFLOW_2 else "triggering_asset_events"
     for run_id, expected in (("R1", 0), ("R0", 1)):  # the same run: none; another run of the batch: one
         events = outlet_events()
-        context = {"outlet_events": events, key: {uri_of_eod: [_Event(uri_of_eod, {"batchRunId": run_id})]}}
+        dag_run = type("DagRun", (), {"run_type": "dataset_triggered" if IS_AIRFLOW_2 else "asset_triggered"})()
+        triggering = {uri_of_eod: [_Event(uri_of_eod, {"batchRunId": run_id})]}
+        context = {"outlet_events": events, "dag_run": dag_run, key: triggering}
         emit_run_succeeded(operator, context, RunOutcome("SUCCESSFUL"))
         assert len(added(events)) == expected
 

@@ -77,6 +77,5 @@ with DAG("as_handoff_consumer", **handoff):
         task_id="watch",
         batch_run_id=TRIGGERING_BATCH_RUN_ID,
         batch_name=TRIGGERING_BATCH_NAME,
-        poll_interval=0.5,
-        mode="reschedule",
+        poll_interval=0.5,  # poke mode: a reschedule every half second meets Airflow 3.3's stale-success race
     )

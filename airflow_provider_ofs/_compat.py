@@ -75,11 +75,21 @@ def is_airflow_retry(ti: Any, retries: int | None) -> bool:
 
 
 HAS_TASK_STATE_STORE = airflow_version() >= (3, 3)
+IS_AIRFLOW_2 = airflow_version() < (3, 0)
+
+if IS_AIRFLOW_2:  # assets were datasets before Airflow 3
+    from airflow.datasets import Dataset as Asset
+    from airflow.datasets import DatasetAlias as AssetAlias
+else:
+    from airflow.sdk import Asset, AssetAlias
 
 __all__ = [
     "HAS_TASK_STATE_STORE",
+    "IS_AIRFLOW_2",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "Asset",
+    "AssetAlias",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",

@@ -19,6 +19,17 @@ HOW_TO_GUIDES = [
 INTEGRATION = "Oracle Financial Services (OFS) External Scheduler"
 
 
+#: The ``ofs://`` scheme of batch assets (``airflow_provider_ofs.assets``): normaliser, factory, OpenLineage converter.
+ASSET_URIS = [
+    {
+        "schemes": ["ofs"],
+        "handler": "airflow_provider_ofs.assets.sanitize_uri",
+        "factory": "airflow_provider_ofs.assets.create_asset",
+        "to_openlineage_converter": "airflow_provider_ofs.assets.convert_asset_to_openlineage",
+    }
+]
+
+
 def get_provider_info() -> dict[str, Any]:
     """Describe the package, its connection type, hooks, operators, sensors and triggers to Airflow."""
     return {
@@ -40,6 +51,8 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_ofs.sensors.batch"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_ofs.triggers.batch"]}],
         "extra-links": ["airflow_provider_ofs.published.OFSBatchMonitorLink"],
+        "asset-uris": ASSET_URIS,
+        "dataset-uris": ASSET_URIS,  # the same entries under Airflow 2's name
         "connection-types": [
             {
                 "connection-type": "ofs_scheduler",

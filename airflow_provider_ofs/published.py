@@ -97,8 +97,14 @@ def push_run(task: Any, context: Any, run_id: str, url: str | None) -> None:
 
 def push_outcome(task: Any, context: Any, outcome: RunOutcome) -> None:
     """Push how the watched run ended (its state, the failed tasks or child runs, every child run, and how many
-    were left out when a list was longer than ``MAX_LISTED``); keep it too."""
+    were left out when a list was longer than ``MAX_LISTED``); keep it too.
+
+    A run that succeeded is also announced as an event of its batch's asset (``asset_events.emit_run_succeeded``).
+    """
+    from airflow_provider_ofs.asset_events import emit_run_succeeded
+
     task.run_outcome = outcome
+    emit_run_succeeded(task, context, outcome)
     ti = _task_instance(task, context)
     if ti is None:
         return

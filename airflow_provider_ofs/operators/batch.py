@@ -26,6 +26,7 @@ from airflow_provider_ofs.arguments import (
     require_name,
     wire_batch_type,
 )
+from airflow_provider_ofs.assets import check_mis_date_policy, skip_if_succeeded_before, with_runs_alias
 from airflow_provider_ofs.exceptions import (
     OFSNotOngoingError,
     OFSObjectNotFoundError,
@@ -92,6 +93,8 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         before the task fails.
     :param interrupt_on_kill: interrupt the run when the task is killed or times out.
     :param ofs_conn_id: the ``ofs_scheduler`` connection.
+    :param emit_asset_event: when the run the task waited for succeeds, emit an event of the batch's asset
+        (``airflow_provider_ofs.assets``), through the alias ``ofs_batch_runs`` added to the task's outlets.
     """
 
     ui_color = "#f5d6c6"
@@ -108,11 +111,15 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         max_restarts: int = 0,
         interrupt_on_kill: bool = True,
         ofs_conn_id: str = DEFAULT_CONN_ID,
+        emit_asset_event: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.batch_name = batch_name
         self.wait_for_completion = wait_for_completion
+        self.emit_asset_event = emit_asset_event
+        if emit_asset_event and wait_for_completion:
+            self.outlets = with_runs_alias(self.outlets)
         self.poll_interval = poll_seconds(poll_interval)
         self.timeout = seconds("timeout", timeout)
         self.deferrable = default_deferrable() if deferrable is None else deferrable
@@ -125,6 +132,17 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         self.run_outcome: RunOutcome | None = None
         if not is_template(batch_name):
             require_name("batch_name", batch_name)
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Airflow's ``partial``, with the ``ofs_batch_runs`` alias in the outlets, as ``__init__`` adds it.
+
+        A mapped task's outlets are what ``partial`` was given: without this, Airflow would not register the
+        alias where the DAG is parsed (Airflow 2 then cannot link the event to it).
+        """
+        if kwargs.get("emit_asset_event", True) and kwargs.get("wait_for_completion", True):
+            kwargs["outlets"] = with_runs_alias(kwargs.get("outlets"))
+        return super().partial(**kwargs)
 
     @cached_property
     def hook(self) -> OFSSchedulerHook:
@@ -577,6 +595,10 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
     :param durable: see ``OFSBatchRunActionOperator`` (``False`` triggers a new run on every try).
     :param restart_on_retry: when a retry finds the previous try's run failed, restart it (Restart API)
         instead of triggering a new run.
+    :param if_succeeded_for_mis_date: ``"run"`` (default) triggers whatever ran before; ``"skip"`` skips the
+        task (nothing sent to OFS) when an event of the batch's asset says a run for ``mis_date`` succeeded,
+        and logs that run and its link. Two tasks starting at the same moment both trigger: give them a
+        pool of one slot.
     """
 
     template_fields: Sequence[str] = (
@@ -607,9 +629,12 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
         task_params: Mapping[str, Mapping[str, Any]] | None = None,
         group_params: Mapping[str, Mapping[str, Any]] | None = None,
         restart_on_retry: bool = False,
+        if_succeeded_for_mis_date: str = "run",
         **kwargs: Any,
     ) -> None:
         super().__init__(batch_name=batch_name, **kwargs)
+        check_mis_date_policy(if_succeeded_for_mis_date, mis_date)
+        self.if_succeeded_for_mis_date = if_succeeded_for_mis_date
         self.batch_type = batch_type
         self.excluded_tasks = excluded_tasks
         self.held_tasks = held_tasks
@@ -627,6 +652,8 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
     def execute(self, context: Context) -> str:
         """Trigger the run (or reconnect to the previous try's), then wait as configured; return its id."""
         self._dynamic_params = self._rendered_arguments()
+        if self.if_succeeded_for_mis_date == "skip":
+            skip_if_succeeded_before(self)
         return super().execute(context)
 
     def _rendered_arguments(self) -> str | None:

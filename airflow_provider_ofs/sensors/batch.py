@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, require_name
+from airflow_provider_ofs.assets import with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, push_outcome, push_run
 from airflow_provider_ofs.watching import (
@@ -50,6 +51,10 @@ class OFSBatchRunSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer; defaults to Airflow's ``[operators] default_deferrable``.
     :param poll_interval: seconds between status calls (the sensor's ``poke_interval``).
     :param ofs_conn_id: the ``ofs_scheduler`` connection.
+    :param emit_asset_event: when the whole run succeeds (not with ``tasks``) and ``batch_name`` is given,
+        emit an event of the batch's asset (``airflow_provider_ofs.assets``), through the alias
+        ``ofs_batch_runs`` added to the task's outlets; not when this DAG run was triggered by an event
+        for that same run.
     :param kwargs: ``BaseSensorOperator`` arguments: ``mode``, ``timeout``, ``soft_fail``, ...
     """
 
@@ -66,10 +71,14 @@ class OFSBatchRunSensor(BaseSensorOperator):
         deferrable: bool | None = None,
         poll_interval: float | timedelta = 30.0,
         ofs_conn_id: str = DEFAULT_CONN_ID,
+        emit_asset_event: bool = True,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", poll_seconds(poll_interval))
         super().__init__(**kwargs)
+        self.emit_asset_event = emit_asset_event
+        if emit_asset_event and batch_name is not None:
+            self.outlets = with_runs_alias(self.outlets)
         self.batch_run_id = batch_run_id
         self.tasks = tasks
         self.batch_name = batch_name

@@ -23,7 +23,17 @@ EXAMPLE_DAG_IDS = {
     "ofs_manual_recovery",
     "ofs_mapped_batches",
     "ofs_reg_capital_auto_restart",
+    "ofs_reporting_on_eod_group",
+    "ofs_watch_announced_run",
 }
+#: A connection for parsing alone: the asset-scheduled examples name their batch's asset by its deployment.
+PARSE_CONNECTION = json.dumps(
+    {
+        "conn_type": "ofs_scheduler",
+        "host": "https://ofs.example.com/app",
+        "extra": {"access_token": "parse-only", "tenant_id": "T1", "service_id": "SVC", "remote_user": "ops"},
+    }
+)
 MIS_DATE = "2026-03-31"
 #: What ``ofs_mapped_batches`` maps over (batches of the demo catalogue).
 MAPPED_BATCHES = ["OFS_DAILY_DATA_LOAD", "OFS_FTP_PROCESS", "OFS_REG_CAPITAL_CALC"]
@@ -99,7 +109,8 @@ def release_once_seen_held(simulator: Simulator, batch: str, within: float = 120
     return thread
 
 
-def test_every_example_dag_parses_without_import_errors() -> None:
+def test_every_example_dag_parses_without_import_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CONN_ENV_VAR, PARSE_CONNECTION)
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 2.11
@@ -237,3 +248,17 @@ def test_mapped_batches_run_one_ofs_run_per_batch_and_the_summary_lists_them_in_
         runs[batch] = run.run_id
     assert simulator.journal.count("restart", "OFS_REG_CAPITAL_CALC") == 1, "max_restarts restarted the failed run"
     assert f"OFS runs of tonight's batches: {runs}" in result.output
+
+
+@pytest.mark.airflow_e2e
+def test_the_reporting_consumer_started_by_hand_takes_the_run_and_mis_date_from_its_params(
+    example_airflow: AirflowCLI, ofs_simulator_factory: Callable[..., Simulator]
+) -> None:
+    """Scheduled on the group's asset, it also runs by hand; the scheduled path is in the real-scheduler tests."""
+    simulator = ofs_simulator_factory(speed=SPEED)
+    conf = {"batch_run_id": "EOD_RUN_1", "mis_date": MIS_DATE}
+
+    result, dag_run = dags_test(example_airflow, simulator, "ofs_reporting_on_eod_group", conf=conf)
+
+    assert dag_run.state == "success", result.output[-3000:]
+    assert f"Reporting extract for MIS date {MIS_DATE}, from OFS run EOD_RUN_1" in result.output

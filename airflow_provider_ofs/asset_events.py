@@ -1,0 +1,385 @@
+"""Each OFS batch or batch group as an Airflow asset (a dataset on 2.x): its URI, and the event of a run that succeeded.
+
+A batch is named across deployments by ``ofs://<host>/<tenant_id>/<service_id>/<workspace_id>/<batch_name>``:
+the application's host (and port, unless the scheme's default), then the three ``ofs_*`` headers every ESI
+call carries, then the batch or group name; each path segment percent-encoded. ``ofs_batch_uri`` builds it
+from the parts, ``ofs_batch_asset`` from a connection id. The scheme is registered in the provider info
+(``asset-uris``, ``dataset-uris`` on 2.x) with ``sanitize_uri`` as its normaliser.
+
+The operators and the sensor put ``OFS_RUNS_ALIAS`` in their outlets (``emit_asset_event``, on by default);
+when a run they watched succeeds, ``push_outcome`` calls ``emit_run_succeeded``, which adds an event for the
+batch's asset through that alias, with ``event_extra`` as its extra. Airflow records it only if the task
+succeeds. ``earlier_success`` reads the asset's events back for ``if_succeeded_for_mis_date="skip"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
+
+from airflow_provider_ofs._compat import IS_AIRFLOW_2, Asset, AssetAlias
+
+log = logging.getLogger(__name__)
+
+#: The URI scheme of OFS batch assets.
+SCHEME = "ofs"
+#: The alias through which the operators and the sensor emit their events (a templated or mapped
+#: batch name is known only when the task runs, so the asset cannot be an outlet of its own).
+OFS_RUNS_ALIAS = "ofs_batch_runs"
+#: The path segments after the host, in order.
+PATH_FIELDS = ("tenant_id", "service_id", "workspace_id", "batch_name")
+FORM = "ofs://<host>/<tenant_id>/<service_id>/<workspace_id>/<batch_name>"
+#: The states in which a run counts as succeeded (``RunState`` names: ``DONE_WITHOUT_FAILURE``).
+SUCCEEDED_STATES = frozenset({"SUCCESSFUL", "EXCLUDED"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST = re.compile(r"[a-z0-9._~%!$&'()*+,;=:\[\]_-]+")
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+#: For a DAG scheduled on an OFS batch's asset: the run id and MIS date of the newest event that
+#: triggered the DAG run (templates for operator arguments, e.g. ``OFSBatchRunSensor(batch_run_id=...)``).
+_TRIGGERING = "triggering_dataset_events" if IS_AIRFLOW_2 else "triggering_asset_events"
+_NEWEST = "(" + _TRIGGERING + ".values() | first | last).extra"
+TRIGGERING_BATCH_RUN_ID = "{{ " + _NEWEST + "['batchRunId'] }}"
+TRIGGERING_MIS_DATE = "{{ " + _NEWEST + ".get('misDate') or '' }}"
+TRIGGERING_BATCH_NAME = "{{ " + _NEWEST + "['batchName'] }}"
+
+
+# ------------------------------------------------------------------------------------------------- URIs
+
+
+def _segment(field: str, value: Any) -> str:
+    """One path segment, percent-encoded; a missing, blank or control-character value raises naming ``field``."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"OFS asset URI: {field} must be non-empty text, not {value!r} ({FORM})")
+    if value != value.strip() or _CONTROL.search(value):
+        raise ValueError(f"OFS asset URI: {field} {value!r} has surrounding blanks or control characters ({FORM})")
+    return quote(value, safe="")
+
+
+def _host(value: Any) -> str:
+    """The host (and port) of a URI or a base URL, lower-cased, without user info or a default port."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"OFS asset URI: host must be non-empty text, not {value!r} ({FORM})")
+    parts = urlsplit(value if "://" in value else f"//{value}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"OFS asset URI: host must not carry a user or password ({FORM})")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"OFS asset URI: host {value!r} has an invalid port ({FORM})") from None
+    hostname = (parts.hostname or "").lower()
+    if not hostname or not _HOST.fullmatch(hostname):
+        raise ValueError(f"OFS asset URI: host {value!r} is not a host name or address ({FORM})")
+    if ":" in hostname:  # an IPv6 address
+        hostname = f"[{hostname}]"
+    if port is None or port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+        return hostname
+    return f"{hostname}:{port}"
+
+
+def ofs_batch_uri(host: str, tenant_id: str, service_id: str, workspace_id: str, batch_name: str) -> str:
+    """The asset URI of a batch or group from its parts (no I/O); ``host`` may be the application's base URL."""
+    segments = [
+        _segment(field, value)
+        for field, value in zip(PATH_FIELDS, (tenant_id, service_id, workspace_id, batch_name), strict=True)
+    ]
+    return f"{SCHEME}://{_host(host)}/{'/'.join(segments)}"
+
+
+def batch_uri_of(settings: Any, batch_name: str) -> str:
+    """The asset URI of ``batch_name`` on the deployment a connection's settings name."""
+    return ofs_batch_uri(settings.base_url, settings.tenant_id, settings.service_id, settings.workspace_id, batch_name)
+
+
+def asset_of(uri: str) -> Any:
+    """The asset whose name is its URI (the form ``Asset("ofs://...")`` gives, so producers and consumers meet)."""
+    return Asset(uri=uri)
+
+
+def sanitize_uri(parts: SplitResult) -> SplitResult:
+    """Airflow's normaliser for ``ofs://`` URIs: check each part (an error names it) and give the canonical form."""
+    shown = urlunsplit(parts)
+    if parts.query:
+        raise ValueError(f"OFS asset URI {shown!r}: a query is not part of the form {FORM}")
+    segments = parts.path.split("/")[1:] if parts.path.startswith("/") else []
+    if len(segments) != len(PATH_FIELDS):
+        raise ValueError(
+            f"OFS asset URI {shown!r}: the path has {len(segments)} segments, expected {len(PATH_FIELDS)} "
+            f"({', '.join(PATH_FIELDS)}): {FORM}"
+        )
+    try:
+        canonical = ofs_batch_uri(parts.netloc, *(unquote(segment) for segment in segments))
+    except ValueError as error:
+        raise ValueError(f"OFS asset URI {shown!r}: {str(error).removeprefix('OFS asset URI: ')}") from None
+    return urlsplit(canonical)
+
+
+def create_asset(
+    *, host: str, tenant_id: str, service_id: str, batch_name: str, workspace_id: str = "WS001", extra: Any = None
+) -> Any:
+    """Airflow's asset factory for the ``ofs`` scheme (hook-level lineage builds assets through it)."""
+    return Asset(uri=ofs_batch_uri(host, tenant_id, service_id, workspace_id, batch_name), extra=extra)
+
+
+def convert_asset_to_openlineage(asset: Any, lineage_context: Any) -> Any:
+    """The OpenLineage dataset of an OFS asset: the deployment and workspace as namespace, the batch as name."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset as OpenLineageDataset
+
+    parts = urlsplit(asset.uri)
+    namespace, _, batch = parts.path.rpartition("/")
+    return OpenLineageDataset(namespace=f"{SCHEME}://{parts.netloc}{namespace}", name=unquote(batch))
+
+
+# ----------------------------------------------------------------------------------------------- events
+
+
+def with_runs_alias(outlets: Any) -> list[Any]:
+    """A task's outlets with ``OFS_RUNS_ALIAS`` added (once)."""
+    if outlets is None:
+        listed: list[Any] = []
+    elif isinstance(outlets, (list, tuple)):
+        listed = list(outlets)
+    else:
+        listed = [outlets]
+    if not any(isinstance(o, AssetAlias) and o.name == OFS_RUNS_ALIAS for o in listed):
+        listed.append(AssetAlias(name=OFS_RUNS_ALIAS))
+    return listed
+
+
+def emits_events(task: Any) -> bool:
+    """Whether ``task`` has ``OFS_RUNS_ALIAS`` among its outlets (``emit_asset_event``)."""
+    return any(isinstance(o, AssetAlias) and o.name == OFS_RUNS_ALIAS for o in getattr(task, "outlets", None) or ())
+
+
+def event_extra(
+    run_id: str, batch_name: str, outcome: Any, mis_date: str | None, monitor_url: str | None
+) -> dict[str, Any]:
+    """The extra of a succeeded run's event: what a consumer needs (``misDate``, ``monitorUrl`` only when known).
+
+    ``childRuns`` lists ``[batchRunId, state]`` pairs (Airflow 2 needs an extra it can hash).
+    """
+    extra: dict[str, Any] = {
+        "batchRunId": run_id,
+        "batchName": batch_name,
+        "state": outcome.state,
+        "childRuns": [[child_id, state] for child_id, state in outcome.children],
+    }
+    if mis_date:
+        extra["misDate"] = mis_date
+    if monitor_url:
+        extra["monitorUrl"] = monitor_url
+    return extra
+
+
+def _triggering_events(context: Any) -> Any:
+    """The context's triggering events, read only for a DAG run that assets triggered (else ``None``).
+
+    Airflow 2.11 loads them lazily from the database, which fails under ``airflow dags test``; a run of
+    another type has none anyway.
+    """
+    run_type = getattr(context.get("dag_run"), "run_type", None)
+    run_type = str(getattr(run_type, "value", run_type) or "")
+    if not run_type.endswith(("asset_triggered", "dataset_triggered")):
+        return None
+    return context.get(_TRIGGERING)
+
+
+def _triggering_extras(context: Any, uri: str) -> Iterator[Mapping[str, Any]]:
+    """The extras of the events for ``uri`` that triggered this DAG run (none for a run not triggered by assets)."""
+    events = _triggering_events(context)
+    if not events:
+        return
+    for key in list(events):
+        for event in events[key]:
+            asset = getattr(event, "asset", None) or getattr(event, "dataset", None)
+            if getattr(asset, "uri", None) == uri and isinstance(event.extra, Mapping):
+                yield event.extra
+
+
+def triggering_run(context: Any) -> dict[str, Any] | None:
+    """The extra of the newest OFS event that triggered this DAG run (``batchRunId``, ``misDate``, ...), or ``None``.
+
+    For a task of a DAG scheduled on OFS batch assets; ``None`` in a DAG run started otherwise (by hand, say).
+    """
+    events = _triggering_events(context)
+    newest: Any = None
+    for key in list(events or ()):
+        for event in events[key]:
+            asset = getattr(event, "asset", None) or getattr(event, "dataset", None)
+            is_ofs = str(getattr(asset, "uri", "")).startswith(f"{SCHEME}://") and isinstance(event.extra, Mapping)
+            if is_ofs and (newest is None or event.timestamp >= newest.timestamp):
+                newest = event
+    return dict(newest.extra) if newest is not None else None
+
+
+def emit_run_succeeded(task: Any, context: Any, outcome: Any) -> None:
+    """Add the event of a succeeded run to the task's outlet events, through ``OFS_RUNS_ALIAS``.
+
+    Nothing when the run did not succeed, the task does not emit (``emit_asset_event=False``), the task
+    watched only some tasks of the run, or this DAG run was triggered by an event for that same run
+    (a DAG scheduled on the batch that watches the run it was told about does not announce it again).
+    """
+    run_id = getattr(task, "watched_run_id", None)
+    batch_name = getattr(task, "batch_name", None)
+    if outcome.state not in SUCCEEDED_STATES or not run_id or not batch_name or not emits_events(task):
+        return
+    if getattr(task, "tasks", None):
+        task.log.info("Watched some tasks of OFS run %s only: no asset event for %s", run_id, batch_name)
+        return
+    from airflow_provider_ofs.arguments import mis_date_text
+
+    try:
+        uri = batch_uri_of(task.hook.settings, batch_name)
+    except ValueError as error:  # the run succeeded: say why no event, never fail the task for it
+        task.log.warning("No asset event for OFS run %s: %s", run_id, error)
+        return
+    if any(extra.get("batchRunId") == run_id for extra in _triggering_extras(context, uri)):
+        task.log.info("OFS run %s was announced by the event that triggered this DAG run: not announced again", run_id)
+        return
+    extra = event_extra(
+        run_id,
+        batch_name,
+        outcome,
+        mis_date_text(getattr(task, "mis_date", None)),
+        task.hook.monitor_url(run_id, batch_name),
+    )
+    outlet_events = context.get("outlet_events")
+    if outlet_events is None:  # not run by Airflow (a test calling execute with a context of its own)
+        return
+    alias = AssetAlias(name=OFS_RUNS_ALIAS)
+    if IS_AIRFLOW_2:  # Airflow 2 hashes the extra: lists become tuples (stored as JSON lists all the same)
+        _register_alias_on_airflow_2()
+        outlet_events[alias].add(asset_of(uri), extra=_hashable(extra))
+    else:
+        outlet_events[alias].add(asset_of(uri), extra=extra)
+    task.log.info("Asset event for %s: OFS run %s %s", uri, run_id, outcome.state)
+
+
+def _register_alias_on_airflow_2() -> None:
+    """Make sure the alias exists in Airflow 2's database, where ``dags test`` has not registered it.
+
+    Airflow 2.11 links each event to its alias's row and fails the task when there is none; the DAG
+    processor registers it, ``airflow dags test`` does not.
+    """
+    from airflow.models.dataset import DatasetAliasModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+    try:
+        with create_session() as session:
+            if session.scalar(select(DatasetAliasModel).where(DatasetAliasModel.name == OFS_RUNS_ALIAS)) is None:
+                session.add(DatasetAliasModel(name=OFS_RUNS_ALIAS))
+    except IntegrityError:  # registered meanwhile by another task or the DAG processor
+        pass
+    except SQLAlchemyError as error:  # Airflow itself will say what is wrong with its database
+        log.debug("Could not register asset alias %s: %s", OFS_RUNS_ALIAS, error)
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _hashable(item) for key, item in value.items()}
+    return value
+
+
+# ------------------------------------------------------------------------------------- earlier events
+
+
+def _events_of(asset: Any) -> Iterable[Any]:
+    """Every stored event of ``asset``, oldest first, through Airflow's inlet-events accessor."""
+    if IS_AIRFLOW_2:
+        from airflow.utils.context import InletEventsAccessors  # type: ignore[attr-defined]
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            return list(InletEventsAccessors([asset], session=session)[asset])
+    from airflow.sdk.execution_time.context import InletEventsAccessors as SdkInletEventsAccessors
+
+    return list(SdkInletEventsAccessors([asset])[asset])
+
+
+#: The values of the trigger operator's ``if_succeeded_for_mis_date``.
+MIS_DATE_POLICIES = ("run", "skip")
+
+
+def check_mis_date_policy(policy: Any, mis_date: Any) -> None:
+    """A policy other than ``run``/``skip``, or ``skip`` without a ``mis_date``, raises naming the argument."""
+    if policy not in MIS_DATE_POLICIES:
+        raise ValueError(f"if_succeeded_for_mis_date must be 'run' or 'skip', not {policy!r}")
+    if policy == "skip" and mis_date in (None, ""):
+        raise ValueError("if_succeeded_for_mis_date='skip' needs a mis_date: it looks for a run of that MIS date")
+
+
+def skip_if_succeeded_before(task: Any) -> None:
+    """Raise ``AirflowSkipException`` when a run of the task's batch for its MIS date already succeeded.
+
+    Reads the batch's asset events (an operator's success, or an event posted through the REST API) and
+    logs the earlier run and its Batch Monitor link. Nothing is sent to OFS.
+    """
+    from airflow_provider_ofs._compat import AirflowSkipException
+    from airflow_provider_ofs.arguments import mis_date_text
+
+    mis_date = mis_date_text(task.mis_date)
+    check_mis_date_policy("skip", mis_date)
+    assert mis_date is not None  # checked above
+    uri = batch_uri_of(task.hook.settings, task.batch_name)
+    event = earlier_success(asset_of(uri), mis_date)
+    if event is None:
+        task.log.info(
+            "No succeeded run of %s for MIS date %s among the events of %s: triggering", task.batch_name, mis_date, uri
+        )
+        return
+    extra = event.extra
+    run_id = str(extra.get("batchRunId", "?"))
+    link = extra.get("monitorUrl") or task.hook.monitor_url(run_id, task.batch_name)
+    source = (
+        f"DAG {event.source_dag_id} run {event.source_run_id}"
+        if getattr(event, "source_dag_id", None)
+        else "an event posted to Airflow"
+    )
+    message = (
+        f"OFS run {run_id} of {task.batch_name} for MIS date {mis_date} already succeeded "
+        f"(asset event of {event.timestamp}, from {source}"
+        + (f"; {link}" if link else "")
+        + "): not triggering again (if_succeeded_for_mis_date='skip'; 'run' triggers anyway)"
+    )
+    task.log.info("%s", message)
+    raise AirflowSkipException(message)
+
+
+def earlier_success(asset: Any, mis_date: str) -> Any | None:
+    """The newest stored event of ``asset`` for a run of ``mis_date`` that succeeded; ``None`` when there is none."""
+    for event in reversed(list(_events_of(asset))):
+        extra = event.extra if isinstance(event.extra, Mapping) else {}
+        if extra.get("misDate") == mis_date and extra.get("state", "") in SUCCEEDED_STATES:
+            return event
+    return None
+
+
+__all__ = [
+    "FORM",
+    "MIS_DATE_POLICIES",
+    "OFS_RUNS_ALIAS",
+    "SCHEME",
+    "TRIGGERING_BATCH_NAME",
+    "TRIGGERING_BATCH_RUN_ID",
+    "TRIGGERING_MIS_DATE",
+    "asset_of",
+    "batch_uri_of",
+    "check_mis_date_policy",
+    "convert_asset_to_openlineage",
+    "create_asset",
+    "earlier_success",
+    "emit_run_succeeded",
+    "event_extra",
+    "ofs_batch_uri",
+    "sanitize_uri",
+    "skip_if_succeeded_before",
+    "triggering_run",
+    "with_runs_alias",
+]

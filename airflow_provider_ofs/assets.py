@@ -1,0 +1,66 @@
+"""Each OFS batch or batch group as an Airflow asset (a dataset on 2.x): the public names.
+
+Everything but ``ofs_batch_asset`` lives in ``asset_events``, below ``published`` (which emits the events)
+and below the hook; this module adds the helper that reads a connection. See ``asset_events`` for the URI
+scheme and the events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_ofs.asset_events import (
+    FORM,
+    MIS_DATE_POLICIES,
+    OFS_RUNS_ALIAS,
+    SCHEME,
+    TRIGGERING_BATCH_NAME,
+    TRIGGERING_BATCH_RUN_ID,
+    TRIGGERING_MIS_DATE,
+    asset_of,
+    batch_uri_of,
+    check_mis_date_policy,
+    convert_asset_to_openlineage,
+    create_asset,
+    earlier_success,
+    emit_run_succeeded,
+    event_extra,
+    ofs_batch_uri,
+    sanitize_uri,
+    skip_if_succeeded_before,
+    triggering_run,
+    with_runs_alias,
+)
+
+
+def ofs_batch_asset(batch_name: str, ofs_conn_id: str | None = None) -> Any:
+    """The ``Asset`` (``Dataset`` on 2.x) of a batch or group on the connection's deployment; reads the connection."""
+    from airflow_provider_ofs.arguments import DEFAULT_CONN_ID
+    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+
+    return asset_of(batch_uri_of(OFSSchedulerHook(ofs_conn_id=ofs_conn_id or DEFAULT_CONN_ID).settings, batch_name))
+
+
+__all__ = [
+    "FORM",
+    "MIS_DATE_POLICIES",
+    "OFS_RUNS_ALIAS",
+    "SCHEME",
+    "TRIGGERING_BATCH_NAME",
+    "TRIGGERING_BATCH_RUN_ID",
+    "TRIGGERING_MIS_DATE",
+    "asset_of",
+    "batch_uri_of",
+    "check_mis_date_policy",
+    "convert_asset_to_openlineage",
+    "create_asset",
+    "earlier_success",
+    "emit_run_succeeded",
+    "event_extra",
+    "ofs_batch_asset",
+    "ofs_batch_uri",
+    "sanitize_uri",
+    "skip_if_succeeded_before",
+    "triggering_run",
+    "with_runs_alias",
+]

@@ -1,5 +1,8 @@
 """What DAG authors pass to the operators, validated and put in wire form (pure: no I/O, no Airflow).
 
+Names, codes, MIS dates and dynamic parameters; durations (``timeout``, ``poll_interval``); and whether a value
+is a template, resolved (and so validated) only at execute time.
+
 Operators check their arguments when a DAG file is parsed, so this module is kept light: no HTTP, no
 settings, no dataclasses. ``protocol`` builds its requests with the same functions.
 """
@@ -10,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 #: The connection id used when none is given (``OFSSchedulerHook.default_conn_name``).
@@ -149,6 +152,46 @@ def refuse_non_finite(name: str, value: Any) -> None:
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             refuse_non_finite(f"{name}[{index}]", item)
+
+
+def is_template(value: Any) -> bool:
+    """Whether an argument is resolved (and so validated) only at execute time.
+
+    That is a Jinja template, or an ``XComArg`` such as ``upstream_task.output`` (anything with ``resolve``).
+    """
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    return callable(getattr(value, "resolve", None))
+
+
+def seconds(name: str, value: float | timedelta | None) -> float | None:
+    """An optional duration argument in seconds (number or ``timedelta``); an error naming it when invalid."""
+    return None if value is None else required_seconds(name, value)
+
+
+#: Shortest pause between two status calls of one wait: zero would poll ESI in a busy loop.
+MIN_POLL_INTERVAL = 0.01
+
+
+def poll_seconds(value: float | timedelta) -> float:
+    """A ``poll_interval`` in seconds, at least ``MIN_POLL_INTERVAL``; an error naming it otherwise."""
+    interval = required_seconds("poll_interval", value)
+    if interval < MIN_POLL_INTERVAL:
+        raise ValueError(
+            f"poll_interval must be at least {MIN_POLL_INTERVAL} s (a minute suits real batches), got {value!r}"
+        )
+    return interval
+
+
+def required_seconds(name: str, value: float | timedelta) -> float:
+    """A duration argument in seconds (number or ``timedelta``); negative or non-numeric is an error naming it."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number of seconds or a timedelta, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return float(value)
 
 
 def _batch_entry(

@@ -189,7 +189,11 @@ class OFSOutcomeUnknownError(OFSSchedulerError, AirflowFailException):
 
 
 class OFSRunFailedError(OFSSchedulerError):
-    """The watched run ended failed, interrupted or aborted."""
+    """The watched run (or one of the watched tasks) ended failed, interrupted or aborted.
+
+    ``reason`` ends the message when the run's state alone does not say why (a watched task that can no
+    longer run); ``message``, when given, is the whole message (as the trigger's event carries it).
+    """
 
     def __init__(
         self,
@@ -197,14 +201,19 @@ class OFSRunFailedError(OFSSchedulerError):
         state: RunState,
         failed_tasks: Sequence[str] = (),
         status_texts: Mapping[str, str] | None = None,
+        *,
+        reason: str = "",
+        message: str = "",
     ) -> None:
         self.run_id = run_id
         self.state = state
         self.failed_tasks = list(failed_tasks)
-        texts = status_texts or {}  # a failed task's (or child run's) own status text, when OFS sent one
-        named = [f"{code} ({texts[code]})" if texts.get(code) else code for code in self.failed_tasks]
-        failed = f"; failed: {listed(named)}" if named else ""
-        super().__init__(f"OFS run {run_id} ended {state.describe()}{failed}", code=state.value)
+        if not message:
+            texts = status_texts or {}  # a failed task's (or child run's) own status text, when OFS sent one
+            named = [f"{code} ({texts[code]})" if texts.get(code) else code for code in self.failed_tasks]
+            failed = f"; failed: {listed(named)}" if named else ""
+            message = f"OFS run {run_id} ended {state.describe()}{failed}{f': {reason}' if reason else ''}"
+        super().__init__(message, code=state.value)
 
 
 class OFSTasksOfGroupError(OFSSchedulerError, AirflowFailException):
@@ -265,6 +274,11 @@ class OFSTaskStateError(OFSSchedulerError, AirflowFailException):
 
 class OFSTokenUnavailableError(OFSSchedulerError):
     """Oracle IAM could not issue a token within the retry budget (down, throttled or answering garbage)."""
+
+
+def fails_at_once(error: BaseException) -> bool:
+    """Whether ``error`` fails the task without an Airflow retry (it derives from ``AirflowFailException``)."""
+    return isinstance(error, AirflowFailException)
 
 
 def fails_plainly(method: Callable[P, R]) -> Callable[P, R]:

@@ -40,6 +40,10 @@ class RunState(IntEnum):
 
 _TERMINAL = frozenset({RunState.SUCCESSFUL, RunState.FAILED, RunState.INTERRUPTED, RunState.ABORTED, RunState.EXCLUDED})
 _FAILURES = frozenset({RunState.FAILED, RunState.INTERRUPTED, RunState.ABORTED})
+#: The states of a run that ended well: successful, or excluded as a whole.
+DONE_WITHOUT_FAILURE = frozenset({RunState.SUCCESSFUL, RunState.EXCLUDED})
+#: The states of a run that has not ended: not started, ongoing, or held (until released in OFS).
+STILL_RUNNING = frozenset({RunState.NOT_STARTED, RunState.ONGOING, RunState.HELD})
 _MEANINGS = {
     RunState.SUCCESSFUL: "Success",
     RunState.FAILED: "Failure",
@@ -91,11 +95,3 @@ class RunStatus:
         texts = {task.task_code: task.status_text for task in self.tasks if task.status_text}
         texts.update({child.run_id: child.state_text for child in self.children if child.state_text})
         return texts
-
-    def to_dict(self) -> dict[str, object]:
-        """A JSON-serialisable form, for trigger events and XCom."""
-        return {
-            "run_id": self.run_id,
-            "state": self.state.name,
-            "failed_tasks": self.failed_tasks,
-        }

@@ -1,10 +1,12 @@
-"""Rules for watching an OFS run, shared by operators, the sensor and the trigger (pure: no I/O, no Airflow).
+"""Rules for watching an OFS run, below ``run_watch.RunWatch``, which applies them (pure: no I/O).
 
 - ``assess``: from a ``RunStatus`` (optionally only some tasks), keep waiting, succeed or fail.
 - ``RunProgress``: the log lines worth writing for a poll — each state change once, and held work.
-- ``wait_deadline``: the absolute epoch deadline from the operator's ``timeout`` and the task's
-  ``execution_timeout``.
+- ``wait_deadline`` and ``try_deadline``: the absolute epoch deadline from the operator's ``timeout`` and the
+  task's ``execution_timeout``, which counts from the start of the task try.
 - ``WatchEvent``: the one event a trigger yields, its payload format and its validation.
+
+It imports no Airflow module itself; the errors it builds (``exceptions``) derive from Airflow's.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from datetime import timedelta
 from enum import Enum
 from typing import Any, NoReturn
 
-from airflow.providers.common.compat.sdk import AirflowFailException
-
 from airflow_provider_ofs.exceptions import (
     OFSRunFailedError,
     OFSRunLostError,
@@ -24,12 +24,10 @@ from airflow_provider_ofs.exceptions import (
     OFSSchedulerError,
     OFSTasksOfGroupError,
     OFSWatchRefusedError,
+    fails_at_once,
 )
 from airflow_provider_ofs.published import RunOutcome
-from airflow_provider_ofs.states import RunState, RunStatus
-
-DONE_WITHOUT_FAILURE = frozenset({RunState.SUCCESSFUL, RunState.EXCLUDED})
-STILL_RUNNING = frozenset({RunState.NOT_STARTED, RunState.ONGOING, RunState.HELD})
+from airflow_provider_ofs.states import DONE_WITHOUT_FAILURE, RunState, RunStatus
 
 
 class Verdict(Enum):
@@ -91,10 +89,9 @@ def assess(status: RunStatus, tasks: Sequence[str] | None = None) -> Assessment:
 
 def run_failed_error(run_id: str, assessment: Assessment) -> OFSRunFailedError:
     """The error for a failed run (or watched tasks): run id, state and the failed task or child codes."""
-    error = OFSRunFailedError(run_id, assessment.state, assessment.failed_tasks, assessment.status_texts)
-    if assessment.reason:
-        error.args = (f"{error.args[0]}: {assessment.reason}",)
-    return error
+    return OFSRunFailedError(
+        run_id, assessment.state, assessment.failed_tasks, assessment.status_texts, reason=assessment.reason
+    )
 
 
 def raise_watch_failure(error: OFSSchedulerError, run_id: str, batch_name: str, retry_reconnects: bool) -> NoReturn:
@@ -108,7 +105,7 @@ def raise_watch_failure(error: OFSSchedulerError, run_id: str, batch_name: str, 
     if isinstance(error, OFSRunTimeoutError):
         lost = not error.run_stopped
     else:
-        lost = not isinstance(error, (OFSRunFailedError, AirflowFailException))
+        lost = not (isinstance(error, OFSRunFailedError) or fails_at_once(error))
     if lost and not retry_reconnects:
         raise OFSRunLostError(run_id, batch_name, error) from error
     raise error
@@ -180,44 +177,15 @@ def wait_deadline(
     return min(deadlines) if deadlines else None
 
 
-def is_template(value: Any) -> bool:
-    """Whether an argument is resolved (and so validated) only at execute time.
+def try_deadline(
+    context: Mapping[str, Any], now: float, timeout: float | None, execution_timeout: timedelta | None
+) -> float | None:
+    """The deadline of a wait deferred by a task try: ``wait_deadline``, ``execution_timeout`` from the try's start.
 
-    That is a Jinja template, or an ``XComArg`` such as ``upstream_task.output`` (anything with ``resolve``).
+    The try started at ``context["ti"].start_date`` (``now`` when the context has none).
     """
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    return callable(getattr(value, "resolve", None))
-
-
-def seconds(name: str, value: float | timedelta | None) -> float | None:
-    """An optional duration argument in seconds (number or ``timedelta``); an error naming it when invalid."""
-    return None if value is None else required_seconds(name, value)
-
-
-#: Shortest pause between two status calls of one wait: zero would poll ESI in a busy loop.
-MIN_POLL_INTERVAL = 0.01
-
-
-def poll_seconds(value: float | timedelta) -> float:
-    """A ``poll_interval`` in seconds, at least ``MIN_POLL_INTERVAL``; an error naming it otherwise."""
-    interval = required_seconds("poll_interval", value)
-    if interval < MIN_POLL_INTERVAL:
-        raise ValueError(
-            f"poll_interval must be at least {MIN_POLL_INTERVAL} s (a minute suits real batches), got {value!r}"
-        )
-    return interval
-
-
-def required_seconds(name: str, value: float | timedelta) -> float:
-    """A duration argument in seconds (number or ``timedelta``); negative or non-numeric is an error naming it."""
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number of seconds or a timedelta, not {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value!r}")
-    return float(value)
+    started = getattr(context.get("ti"), "start_date", None)
+    return wait_deadline(now, timeout, execution_timeout, started.timestamp() if started is not None else None)
 
 
 # ------------------------------------------------------------------------------------------------ events
@@ -325,10 +293,8 @@ class WatchEvent:
             return None
         if self.status is EventStatus.FAILED:
             assert self.state is not None, "a failed event always carries the run state"
-            error: OFSSchedulerError = OFSRunFailedError(self.run_id, self.state, self.failed_tasks)
-            if self.message:  # the trigger's full message (it names the same run, state and tasks)
-                error.args = (self.message,)
-            return error
+            # The trigger's full message, when it sent one: it names the same run, state and tasks.
+            return OFSRunFailedError(self.run_id, self.state, self.failed_tasks, message=self.message)
         if self.status is EventStatus.TIMEOUT:
             return OFSRunTimeoutError(
                 self.run_id, self.state, self.waited_seconds, run_stopped=run_stopped or self.interrupted

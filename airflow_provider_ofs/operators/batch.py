@@ -21,9 +21,12 @@ from airflow_provider_ofs.arguments import (
     DEFAULT_CONN_ID,
     MIS_DATE_OF_RUN,
     encode_dynamic_params,
+    is_template,
     join_codes,
     mis_date_text,
+    poll_seconds,
     require_name,
+    seconds,
     wire_batch_type,
 )
 from airflow_provider_ofs.assets import check_mis_date_policy, skip_if_succeeded_before, with_runs_alias
@@ -52,21 +55,9 @@ from airflow_provider_ofs.published import (
     push_outcome,
     push_run,
 )
-from airflow_provider_ofs.watching import (
-    DONE_WITHOUT_FAILURE,
-    STILL_RUNNING,
-    EventStatus,
-    RunProgress,
-    Verdict,
-    WatchEvent,
-    assess,
-    is_template,
-    poll_seconds,
-    raise_watch_failure,
-    run_failed_error,
-    seconds,
-    wait_deadline,
-)
+from airflow_provider_ofs.run_watch import End, Look, RunWatch, interrupt_result, kill_plan, log_notes
+from airflow_provider_ofs.states import DONE_WITHOUT_FAILURE, STILL_RUNNING
+from airflow_provider_ofs.watching import WatchEvent, raise_watch_failure, try_deadline, wait_deadline
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -159,110 +150,89 @@ class OFSBatchRunWaitingOperator(BaseOperator):
             self._publish(run_id, context)
         if not self.wait_for_completion:
             return run_id
+        now = time.time()
         if self.deferrable:
-            ti = context.get("ti")
-            started = getattr(ti, "start_date", None)
-            now = time.time()
-            deadline = wait_deadline(
-                now, self.timeout, self.execution_timeout, started.timestamp() if started is not None else None
-            )
-            self._defer(run_id, restarts_done=0, deadline=deadline, waiting_since=now)
+            self._defer(self._run_watch(run_id, try_deadline(context, now, self.timeout, self.execution_timeout), now))
+        # On the worker Airflow enforces execution_timeout itself (and on_kill interrupts the run).
+        watch = self._run_watch(run_id, wait_deadline(now, self.timeout), now)
         try:
-            return self._wait(run_id, context)
+            while True:
+                look = watch.look(self.hook.get_status(watch.run_id), time.time())
+                if look.end is None:
+                    log_notes(self.log, look.notes)
+                    time.sleep(look.pause)
+                elif self._follow(look, watch, context):
+                    return watch.run_id
         except OFSSchedulerError as error:
             raise_watch_failure(error, self.watched_run_id or run_id, self.batch_name, self._retry_reconnects(context))
-
-    def _wait(self, run_id: str, context: Context) -> str:
-        """Poll on the worker; each state change logged once; restart up to ``max_restarts`` times."""
-        waiting_since = time.time()
-        deadline = wait_deadline(waiting_since, self.timeout)
-        progress = RunProgress(run_id, self.poll_interval)
-        restarts_done = 0
-        while True:
-            status = self.hook.get_status(run_id)
-            for line in progress.update(status):
-                self.log.info("%s", line)
-            assessment = assess(status)
-            if assessment.verdict is Verdict.SUCCESS:
-                self._ended(context, RunOutcome.of(status, status.state), time.time() - waiting_since)
-                self.log.info("OFS run %s of %s succeeded", run_id, self.batch_name)
-                return run_id
-            if assessment.verdict is Verdict.FAILURE:
-                error = run_failed_error(run_id, assessment)
-                if restarts_done >= self.max_restarts:
-                    waited = time.time() - waiting_since
-                    self._ended(context, RunOutcome.of(status, assessment.state, assessment.failed_tasks), waited)
-                    raise error
-                restarts_done += 1
-                run_id = self._restart(run_id, str(error), restarts_done, context)
-                continue
-            now = time.time()
-            if deadline is not None and now >= deadline:
-                stopped = self._stop_after_timeout(run_id)
-                raise OFSRunTimeoutError(run_id, status.state, now - waiting_since, run_stopped=stopped)
-            time.sleep(self.poll_interval if deadline is None else max(0.0, min(self.poll_interval, deadline - now)))
-
-    def _defer(self, run_id: str, *, restarts_done: int, deadline: float | None, waiting_since: float) -> NoReturn:
-        # Imported here: the trigger module loads Airflow's trigger base (about 10 ms) that parsing a DAG does not need.
-        from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
-
-        trigger = OFSBatchRunTrigger(
-            batch_run_id=run_id,
-            ofs_conn_id=self.ofs_conn_id,
-            poll_interval=self.poll_interval,
-            batch_name=self.batch_name,
-            deadline=deadline,
-            waiting_since=waiting_since,
-            interrupt_on_kill=self.interrupt_on_kill,
-        )
-        # timeout=None: the trigger enforces the deadline itself and yields a timeout event, so that
-        # execute_complete runs and can interrupt the run (a framework timeout would orphan it).
-        self.defer(
-            trigger=trigger, method_name="execute_complete", kwargs={"restarts_done": restarts_done}, timeout=None
-        )
 
     @fails_plainly
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None, restarts_done: int = 0) -> str:
         """Resume after the trigger's event: succeed, restart and defer again, or fail naming the run."""
         watched = WatchEvent.from_payload(event)
         self.watched_run_id = watched.run_id
+        watch = self._run_watch(watched.run_id, watched.deadline, time.time() - watched.waited_seconds, restarts_done)
         try:
-            if watched.status is EventStatus.FAILED and restarts_done < self.max_restarts:
-                run_id = self._restart(watched.run_id, watched.message, restarts_done + 1, context)
-                self._defer(
-                    run_id,
-                    restarts_done=restarts_done + 1,
-                    deadline=watched.deadline,
-                    waiting_since=time.time() - watched.waited_seconds,
-                )
-            outcome = watched.outcome()
-            if outcome is not None:
-                self._ended(context, outcome, watched.waited_seconds)
-            stopped = watched.interrupted
-            if watched.status is EventStatus.TIMEOUT and not stopped:
-                stopped = self._stop_after_timeout(watched.run_id)
-            error = watched.error(run_stopped=stopped)
-            if error is not None:
-                raise error
+            if not self._follow(watch.resume(watched), watch, context):
+                self._defer(watch)
         except OFSSchedulerError as error:
             raise_watch_failure(
                 error, self.watched_run_id or watched.run_id, self.batch_name, self._retry_reconnects(context)
             )
-        self.log.info("OFS run %s of %s succeeded", watched.run_id, self.batch_name)
         return watched.run_id
+
+    def _run_watch(self, run_id: str, deadline: float | None, waiting_since: float, restarts_done: int = 0) -> RunWatch:
+        return RunWatch(
+            run_id,
+            poll_interval=self.poll_interval,
+            waiting_since=waiting_since,
+            batch_name=self.batch_name,
+            deadline=deadline,
+            max_restarts=self.max_restarts,
+            restarts_done=restarts_done,
+            interrupt_on_kill=self.interrupt_on_kill,
+        )
+
+    def _follow(self, look: Look, watch: RunWatch, context: Context) -> bool:
+        """Act on a look that ended the watch, on the worker or after the trigger; ``True`` when the run ended well.
+
+        ``False`` after a restart: the watch goes on with the new run. A failure, the deadline or a lost watch raise.
+        """
+        log_notes(self.log, look.notes)
+        if look.end is End.RESTART:
+            failed_run = watch.run_id
+            run_id = self.hook.restart(self.batch_name, failed_run)
+            with self._accepted(run_id, "restart", f"run {failed_run} of {self.batch_name}"):
+                log_notes(self.log, watch.restarted(run_id))
+                self._publish(run_id, context)
+                self._restarted(run_id, context)
+            return False
+        if look.outcome is not None:
+            self._ended(context, look.outcome, look.waited)
+        if look.end is End.DEADLINE:
+            stopped = look.interrupted or (look.interrupt and self._interrupt(watch.run_id))
+            raise OFSRunTimeoutError(watch.run_id, look.state, look.waited, run_stopped=stopped)
+        if look.error is not None:
+            raise look.error
+        self.log.info("OFS run %s of %s succeeded", watch.run_id, self.batch_name)
+        return True
+
+    def _defer(self, watch: RunWatch) -> NoReturn:
+        # Imported here: the trigger module loads Airflow's trigger base (about 10 ms) that parsing a DAG does not need.
+        from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
+
+        # timeout=None: the trigger enforces the deadline itself and yields a timeout event, so that
+        # execute_complete runs and can interrupt the run (a framework timeout would orphan it).
+        self.defer(
+            trigger=OFSBatchRunTrigger.going_on_with(watch, self.ofs_conn_id),
+            method_name="execute_complete",
+            kwargs={"restarts_done": watch.restarts_done},
+            timeout=None,
+        )
 
     def _retry_reconnects(self, context: Context) -> bool:
         """Whether an Airflow retry of this task would find the run again (durable, with a task-state store)."""
         return bool(getattr(self, "durable", False)) and context.get("task_state_store") is not None
-
-    def _restart(self, run_id: str, why: str, restart_number: int, context: Context) -> str:
-        self.log.warning("%s; restarting it (restart %d of %d)", why, restart_number, self.max_restarts)
-        new_run_id = self.hook.restart(self.batch_name, run_id)
-        with self._accepted(new_run_id, "restart", f"run {run_id} of {self.batch_name}"):
-            self.log.info("Restart %d of %d: watching OFS run %s", restart_number, self.max_restarts, new_run_id)
-            self._publish(new_run_id, context)
-            self._restarted(new_run_id, context)
-        return new_run_id
 
     @contextmanager
     def _accepted(self, run_id: str, verb: str, subject: str) -> Iterator[None]:
@@ -295,39 +265,22 @@ class OFSBatchRunWaitingOperator(BaseOperator):
 
     # ---------------------------------------------------------------------------------- interrupting
 
-    def _stop_after_timeout(self, run_id: str) -> bool:
-        """Interrupt a run that outlived its wait, when ``interrupt_on_kill`` is set; whether it is stopped now."""
-        if self.interrupt_on_kill:
-            self.log.warning("OFS run %s did not finish in time; interrupting it", run_id)
-            return self._interrupt(run_id)
-        self.log.warning("OFS run %s did not finish in time; left running (interrupt_on_kill is off)", run_id)
-        return False
-
     def _interrupt(self, run_id: str) -> bool:
         """Interrupt the run, best effort; whether it is stopped now (interrupted, or already ended)."""
+        error = None
         try:
             self.hook.interrupt(self.batch_name, run_id)
-        except OFSNotOngoingError:
-            self.log.info("OFS run %s had already ended; nothing to interrupt", run_id)
-        except Exception as error:  # best effort: say what could not be done, never mask the task's own error
-            self.log.warning(
-                "Could not interrupt OFS run %s of %s (%s: %s); interrupt it from the OFS batch monitor",
-                run_id,
-                self.batch_name,
-                type(error).__name__,
-                error,
-            )
-            return False
-        return True
+        except Exception as caught:  # best effort: say what could not be done, never mask the task's own error
+            error = caught
+        stopped, notes = interrupt_result(run_id, self.batch_name, error)
+        log_notes(self.log, notes)
+        return stopped
 
     def on_kill(self) -> None:
         """The task was killed while waiting: interrupt the run when ``interrupt_on_kill`` is set (best effort)."""
-        if self.watched_run_id is None:
-            self.log.info("Task killed before an OFS run existed; nothing to interrupt")
-        elif not self.interrupt_on_kill:
-            self.log.info("Task killed; OFS run %s is left running (interrupt_on_kill is off)", self.watched_run_id)
-        else:
-            self.log.warning("Task killed; interrupting OFS run %s", self.watched_run_id)
+        interrupt, note = kill_plan(self.watched_run_id, self.batch_name, self.interrupt_on_kill)
+        log_notes(self.log, (note,))
+        if interrupt and self.watched_run_id is not None:
             self._interrupt(self.watched_run_id)
 
 

@@ -40,11 +40,6 @@ class Verb(str, Enum):
     RESTART = "restart"
     RERUN = "rerun"
 
-    @property
-    def is_idempotent(self) -> bool:
-        """Whether repeating the call can never start or change a run."""
-        return self is Verb.STATUS
-
 
 @dataclass(frozen=True)
 class HttpRequest:

@@ -9,21 +9,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
-from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, require_name
+from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_seconds, require_name
 from airflow_provider_ofs.assets import with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, push_outcome, push_run
-from airflow_provider_ofs.watching import (
-    EventStatus,
-    RunProgress,
-    Verdict,
-    WatchEvent,
-    assess,
-    is_template,
-    poll_seconds,
-    run_failed_error,
-    wait_deadline,
-)
+from airflow_provider_ofs.run_watch import End, Look, RunWatch, log_notes
+from airflow_provider_ofs.watching import WatchEvent, try_deadline
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -85,7 +76,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = float(self.poke_interval)
         self.ofs_conn_id = ofs_conn_id
-        self._progress: RunProgress | None = None
+        self._watch: RunWatch | None = None
         self.run_outcome: RunOutcome | None = None
         #: The run once OFS answered for it (a status call of this process, or the trigger's event).
         self.watched_run_id: str | None = None
@@ -99,11 +90,21 @@ class OFSBatchRunSensor(BaseSensorOperator):
 
         return OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id)
 
-    def _watched_tasks(self) -> list[str] | None:
-        if not self.tasks:
-            return None
-        codes = self.tasks.split(",") if isinstance(self.tasks, str) else [str(code) for code in self.tasks]
-        return [code.strip() for code in codes if code.strip()] or None
+    def _run_watch(self) -> RunWatch:
+        """The watch of ``batch_run_id`` for pokes, made at the first one (once its template is rendered)."""
+        if self._watch is None:
+            self._watch = self._new_watch(deadline=None, waiting_since=time.time())
+        return self._watch
+
+    def _new_watch(self, deadline: float | None, waiting_since: float) -> RunWatch:
+        """A watch of ``batch_run_id``; the sensor never interrupts the run, which it did not start."""
+        return RunWatch(
+            self.batch_run_id,
+            poll_interval=self.poll_interval,
+            waiting_since=waiting_since,
+            tasks=self.tasks,
+            deadline=deadline,
+        )
 
     @fails_plainly
     def execute(self, context: Context) -> Any:
@@ -121,54 +122,36 @@ class OFSBatchRunSensor(BaseSensorOperator):
             return None
         from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger  # only when deferring (see operators)
 
-        ti = context.get("ti")
-        started = getattr(ti, "start_date", None)
         now = time.time()
-        self.defer(
-            trigger=OFSBatchRunTrigger(
-                batch_run_id=self.batch_run_id,
-                ofs_conn_id=self.ofs_conn_id,
-                poll_interval=self.poll_interval,
-                tasks=self._watched_tasks(),
-                deadline=wait_deadline(
-                    now, self.timeout, self.execution_timeout, started.timestamp() if started is not None else None
-                ),
-                waiting_since=now,
-                interrupt_on_kill=False,
-            ),
-            method_name="execute_complete",
-            timeout=None,
-        )
+        watch = self._new_watch(try_deadline(context, now, self.timeout, self.execution_timeout), now)
+        trigger = OFSBatchRunTrigger.going_on_with(watch, self.ofs_conn_id)
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
 
     def poke(self, context: Context) -> bool:
         """One status call: ``True`` when done well, ``False`` to keep waiting; raise when it failed."""
-        status = self.hook.get_status(self.batch_run_id, self._watched_tasks())
+        watch = self._run_watch()
+        status = self.hook.get_status(self.batch_run_id, watch.tasks)
         self.watched_run_id = self.batch_run_id
-        if self._progress is None:
-            self._progress = RunProgress(self.batch_run_id, self.poke_interval)
-        for line in self._progress.update(status):
-            self.log.info("%s", line)
-        assessment = assess(status, self._watched_tasks())
-        if assessment.verdict is not Verdict.WAIT:
-            push_outcome(self, context, RunOutcome.of(status, assessment.state, assessment.failed_tasks))
-        if assessment.verdict is Verdict.FAILURE:
-            raise run_failed_error(self.batch_run_id, assessment)
-        return assessment.verdict is Verdict.SUCCESS
+        return self._follow(watch.look(status, time.time()), context)
 
     @fails_plainly
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger's event: return on success, raise otherwise (timeout as a sensor timeout)."""
         watched = WatchEvent.from_payload(event)
         self.watched_run_id = watched.run_id
-        outcome = watched.outcome()
-        if outcome is not None:
-            push_outcome(self, context, outcome)
-        if watched.status is EventStatus.TIMEOUT:
-            raise AirflowSensorTimeout(watched.message)
-        error = watched.error()
-        if error is not None:
-            raise error
-        self.log.info("%s", watched.message)
+        if self._follow(self._run_watch().resume(watched), context):
+            self.log.info("%s", watched.message)
+
+    def _follow(self, look: Look, context: Context) -> bool:
+        """Act on the watch's answer: ``True`` when done well, ``False`` to keep waiting; raise when it failed."""
+        log_notes(self.log, look.notes)
+        if look.outcome is not None:
+            push_outcome(self, context, look.outcome)
+        if look.end is End.DEADLINE:  # only after the trigger: Airflow bounds a sensor that pokes or reschedules
+            raise AirflowSensorTimeout(look.message)
+        if look.error is not None:
+            raise look.error
+        return look.end is End.SUCCESS
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any]:
         """The watched run as the ``ofs_batchRun`` run facet; the OpenLineage provider calls this (on failure too)."""

@@ -56,15 +56,8 @@ class RunView:
     parent: str | None = None
     finished_at: float | None = None
 
-    @property
-    def state_text(self) -> str:
-        return self.state.text
-
     def task_state(self, code: str) -> RunCode:
         return dict(self.tasks)[code]
-
-    def child_states(self) -> dict[str, RunCode]:
-        return dict(self.children)
 
 
 class BatchRun:

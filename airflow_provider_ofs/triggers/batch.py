@@ -11,27 +11,14 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowFailException
-
 from airflow_provider_ofs._compat import BaseTrigger, TriggerEvent
-from airflow_provider_ofs.exceptions import OFSNotOngoingError
+from airflow_provider_ofs.arguments import poll_seconds
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
-from airflow_provider_ofs.published import children_of
-from airflow_provider_ofs.states import RunState, RunStatus
-from airflow_provider_ofs.watching import (
-    Assessment,
-    EventStatus,
-    RunProgress,
-    Verdict,
-    WatchEvent,
-    assess,
-    poll_seconds,
-    run_failed_error,
-)
+from airflow_provider_ofs.run_watch import RunWatch, interrupt_result, kill_plan, log_notes
+from airflow_provider_ofs.watching import WatchEvent
 
 #: Longest time ``on_kill`` (or the deadline) spends interrupting the run (the triggerer bounds it too).
 ON_KILL_TIMEOUT = 30.0
-INTERRUPT_FAILED = "Could not interrupt OFS run %s of %s (%s: %s); interrupt it from the OFS batch monitor"
 
 # OFS triggers watching on each event loop: the loop's shared session is closed when the last one ends,
 # so a loop that stops (``airflow dags test``, a test) leaves no open session behind, while a triggerer
@@ -80,7 +67,7 @@ class OFSBatchRunTrigger(BaseTrigger):
     :param batch_run_id: the run to watch.
     :param ofs_conn_id: the ``ofs_scheduler`` connection.
     :param poll_interval: seconds between status calls.
-    :param tasks: only these task codes decide the outcome (see ``watching.assess``); batch runs only: for
+    :param tasks: only these task codes decide the outcome (see ``run_watch.RunWatch``); batch runs only: for
         the run of a batch group the trigger yields an ``error`` event that says so.
     :param batch_name: the run's batch or group name; needed to interrupt it in ``on_kill``.
     :param deadline: absolute epoch seconds after which a ``timeout`` event ends the wait (``None``: no limit).
@@ -126,6 +113,20 @@ class OFSBatchRunTrigger(BaseTrigger):
             },
         )
 
+    @classmethod
+    def going_on_with(cls, watch: RunWatch, ofs_conn_id: str) -> OFSBatchRunTrigger:
+        """The trigger that goes on with a task's watch in the triggerer (the task resumes with its event)."""
+        return cls(
+            batch_run_id=watch.run_id,
+            ofs_conn_id=ofs_conn_id,
+            poll_interval=watch.poll_interval,
+            tasks=watch.tasks,
+            batch_name=watch.batch_name,
+            deadline=watch.deadline,
+            waiting_since=watch.waiting_since,
+            interrupt_on_kill=bool(watch.interrupt_on_kill),
+        )
+
     def _hook(self) -> OFSSchedulerHook:
         return OFSSchedulerHook(ofs_conn_id=self.ofs_conn_id)
 
@@ -137,113 +138,48 @@ class OFSBatchRunTrigger(BaseTrigger):
 
     async def _watch(self) -> WatchEvent:
         hook = self._hook()
-        progress = RunProgress(self.batch_run_id, self.poll_interval)
-        last: RunStatus | None = None
+        # interrupt_on_kill off: the task that resumes says what it does with the run at the deadline.
+        watch = RunWatch(
+            self.batch_run_id,
+            poll_interval=self.poll_interval,
+            waiting_since=self.waiting_since,
+            batch_name=self.batch_name,
+            tasks=self.tasks,
+            deadline=self.deadline,
+            interrupt_on_kill=self.interrupt_on_kill or None,
+        )
         try:
             while True:
-                status = await hook.aget_status(self.batch_run_id, self.tasks)
-                # An unchanged answer changes no log line and no verdict (``StatusPoll`` returns the same object).
-                if status is not last and status != last:
-                    last = status
-                    for line in progress.update(status):
-                        self.log.info(line)
-                    assessment = assess(status, self.tasks)
-                    if assessment.verdict is not Verdict.WAIT:
-                        return self._final(status, assessment)
-                now = time.time()
-                if self.deadline is not None and now >= self.deadline:
-                    return self._timeout(status.state, status.held_tasks, await self._interrupt_at_deadline(hook))
-                pause = self.poll_interval if self.deadline is None else min(self.poll_interval, self.deadline - now)
-                await asyncio.sleep(max(0.0, pause))
+                look = watch.look(await hook.aget_status(self.batch_run_id, self.tasks), time.time())
+                if look.notes:
+                    log_notes(self.log, look.notes)
+                if look.end is not None:
+                    # At the deadline, not only by the task on resume: when execution_timeout is the deadline,
+                    # Airflow 2.11 fails the resumed task before its completion method runs, orphaning the run.
+                    return watch.event(look, interrupted=look.interrupt and await self._interrupt(hook))
+                await asyncio.sleep(look.pause)
         except Exception as error:  # the completion method must run, so every failure becomes an event
             self.log.warning("Stopped watching OFS run %s: %s", self.batch_run_id, error)
-            state, held = (last.state, last.held_tasks) if last else (None, [])
-            if isinstance(error, AirflowFailException):  # no retry can fix it, and nothing was lost
-                return self._event(EventStatus.ERROR, str(error), state, held_tasks=held, refused=True)
-            message = (
-                f"Lost track of OFS run {self.batch_run_id} ({type(error).__name__}: {error}). "
-                f"The run may still be going; a retry of the task reconnects to it when durable."
-            )
-            return self._event(EventStatus.ERROR, message, state, held_tasks=held)
+            return watch.lost(error, time.time())
 
-    def _final(self, status: RunStatus, assessment: Assessment) -> WatchEvent:
-        """The event for a run that ended (or whose watched tasks did), with its child runs."""
-        children = children_of(status)
-        if assessment.verdict is Verdict.SUCCESS:
-            message = f"OFS run {self.batch_run_id} succeeded"
-            return self._event(EventStatus.SUCCESS, message, status.state, children=children)
-        message = str(run_failed_error(self.batch_run_id, assessment))
-        return self._event(EventStatus.FAILED, message, assessment.state, assessment.failed_tasks, children=children)
-
-    async def _interrupt_at_deadline(self, hook: OFSSchedulerHook) -> bool:
-        """Interrupt the run when the wait's deadline passed (``interrupt_on_kill``); whether it is stopped now.
-
-        Done here, not only by the task on resume: when ``execution_timeout`` is the deadline, Airflow 2.11
-        fails the resumed task before its completion method runs, and the run would be orphaned.
-        """
-        if not (self.interrupt_on_kill and self.batch_name):
-            return False
-        self.log.warning("OFS run %s did not finish by the task's deadline; interrupting it", self.batch_run_id)
-        return await self._interrupt(hook, self.batch_name)
-
-    async def _interrupt(self, hook: OFSSchedulerHook, batch_name: str) -> bool:
+    async def _interrupt(self, hook: OFSSchedulerHook) -> bool:
         """Interrupt the run, best effort and bounded in time; whether it is stopped now (or had ended)."""
+        batch_name, error = self.batch_name or "", None
         try:
             await asyncio.wait_for(hook.ainterrupt(batch_name, self.batch_run_id), ON_KILL_TIMEOUT)
-        except OFSNotOngoingError:
-            self.log.info("OFS run %s had already ended; nothing to interrupt", self.batch_run_id)
-        except Exception as error:
-            self.log.warning(INTERRUPT_FAILED, self.batch_run_id, batch_name, type(error).__name__, error)
-            return False
-        return True
-
-    def _timeout(self, state: RunState, held: list[str], interrupted: bool) -> WatchEvent:
-        waited = time.time() - self.waiting_since
-        held_text = f"; held: {', '.join(held)}" if held else ""
-        stopped = "; the run was interrupted" if interrupted else ""
-        message = (
-            f"OFS run {self.batch_run_id} did not finish by its deadline; last state {state.describe()}"
-            f"{held_text}{stopped}"
-        )
-        return self._event(EventStatus.TIMEOUT, message, state, held_tasks=held, waited=waited, interrupted=interrupted)
-
-    def _event(
-        self,
-        status: EventStatus,
-        message: str,
-        state: RunState | None,
-        failed_tasks: list[str] | None = None,
-        held_tasks: list[str] | None = None,
-        waited: float | None = None,
-        interrupted: bool = False,
-        children: list[tuple[str, str]] | None = None,
-        refused: bool = False,
-    ) -> WatchEvent:
-        return WatchEvent(
-            status=status,
-            run_id=self.batch_run_id,
-            message=message,
-            state=state,
-            failed_tasks=failed_tasks or [],
-            held_tasks=held_tasks or [],
-            batch_name=self.batch_name,
-            deadline=self.deadline,
-            waited_seconds=round(time.time() - self.waiting_since if waited is None else waited, 3),
-            interrupted=interrupted,
-            children=children or [],
-            refused=refused,
-        )
+        except Exception as caught:
+            error = caught
+        stopped, notes = interrupt_result(self.batch_run_id, batch_name, error)
+        log_notes(self.log, notes)
+        return stopped
 
     async def on_kill(self) -> None:
         """A user killed the deferred task (Airflow 3.3+): interrupt the run when ``interrupt_on_kill`` is set.
 
         Never called on a triggerer restart, so a redistributed trigger leaves the run alone.
         """
-        if not self.interrupt_on_kill:
-            self.log.info("Task killed; OFS run %s is left running (interrupt_on_kill is off)", self.batch_run_id)
-            return
-        if not self.batch_name:
-            self.log.warning("Cannot interrupt OFS run %s: the trigger has no batch_name", self.batch_run_id)
-            return
-        async with _using_loop_session():
-            await self._interrupt(self._hook(), self.batch_name)
+        interrupt, note = kill_plan(self.batch_run_id, self.batch_name, self.interrupt_on_kill)
+        log_notes(self.log, (note,))
+        if interrupt:
+            async with _using_loop_session():
+                await self._interrupt(self._hook())

@@ -183,10 +183,6 @@ def test_run_action_builder_refuses_other_verbs(verb):
         build_run_action(make_settings(), verb, "B", "R")
 
 
-def test_only_status_is_idempotent():
-    assert [verb for verb in Verb if verb.is_idempotent] == [Verb.STATUS]
-
-
 def test_wire_batch_type_maps_batch_to_rest():
     assert wire_batch_type("batch") == "rest"
     assert wire_batch_type("group") == "group"

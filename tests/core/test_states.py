@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_provider_ofs import RunState, RunStatus, TaskStatus
@@ -80,9 +78,3 @@ def test_failed_and_held_children_of_a_group_are_named_by_run_id():
 
     assert status.failed_tasks == ["C2"]
     assert status.held_tasks == ["C3"]
-
-
-def test_to_dict_is_json_serialisable_and_names_the_state():
-    status = RunStatus("R", RunState.FAILED, tasks=[TaskStatus("BAD", RunState.FAILED)])
-
-    assert json.loads(json.dumps(status.to_dict())) == {"run_id": "R", "state": "FAILED", "failed_tasks": ["BAD"]}

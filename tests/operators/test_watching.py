@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from airflow_provider_ofs.arguments import required_seconds
 from airflow_provider_ofs.exceptions import OFSRunFailedError, OFSRunTimeoutError, OFSSchedulerError
 from airflow_provider_ofs.states import RunState, RunStatus, TaskStatus
 from airflow_provider_ofs.watching import (
@@ -14,7 +15,6 @@ from airflow_provider_ofs.watching import (
     Verdict,
     WatchEvent,
     assess,
-    required_seconds,
     wait_deadline,
 )
 

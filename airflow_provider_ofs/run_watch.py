@@ -188,10 +188,10 @@ class RunWatch:
             message,
             look.state,
             look.waited,
-            outcome.failed_tasks,
-            look.held_tasks,
-            outcome.children,
-            interrupted,
+            failed_tasks=outcome.failed_tasks,
+            held_tasks=look.held_tasks,
+            children=outcome.children,
+            interrupted=interrupted,
         )
 
     def lost(self, error: Exception, now: float) -> WatchEvent:
@@ -243,6 +243,7 @@ class RunWatch:
         message: str,
         state: RunState | None,
         waited: float,
+        *,
         failed_tasks: Iterable[str] = (),
         held_tasks: Iterable[str] = (),
         children: Iterable[tuple[str, str]] = (),

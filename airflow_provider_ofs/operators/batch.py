@@ -182,6 +182,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         return watched.run_id
 
     def _run_watch(self, run_id: str, deadline: float | None, waiting_since: float, restarts_done: int = 0) -> RunWatch:
+        """The watch of ``run_id`` with this operator's poll interval, restarts and interrupt at the deadline."""
         return RunWatch(
             run_id,
             poll_interval=self.poll_interval,

@@ -58,7 +58,8 @@ class OFSBatchRunTrigger(BaseTrigger):
     ``OFSSchedulerHook.aget_status`` (the loop's shared keep-alive session, the process's token cache,
     the provider's retry rules). When the hook gives up (retry budget spent, authentication refused,
     an undocumented code) the trigger yields an ``error`` event: the run may still be going, and a
-    durable retry of the task reconnects to it.
+    durable retry of the task reconnects to it. What to log, when the wait ends and how are decided by
+    ``RunWatch`` (``run_watch``); the trigger fetches, sleeps and interrupts.
 
     The event payload is ``WatchEvent.payload()``: ``status`` (``success``, ``failed``, ``timeout`` or
     ``error``), ``run_id``, ``batch_name``, ``state``, ``failed_tasks``, ``held_tasks``, ``message``,

@@ -1,0 +1,187 @@
+"""The operators' wait for their run: drive ``RunWatch`` on the worker or defer to the trigger and resume,
+restart a failed run, and interrupt the run at the deadline or when the task is killed."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+from airflow_provider_ofs.exceptions import OFSRunTimeoutError, OFSSchedulerError
+from airflow_provider_ofs.metrics import run_ended
+from airflow_provider_ofs.operators.act_once import RunKeeper, accepted
+from airflow_provider_ofs.published import RunOutcome, push_outcome, push_run
+from airflow_provider_ofs.run_watch import End, Look, RunWatch, interrupt_result, kill_plan, log_notes
+from airflow_provider_ofs.watching import WatchEvent, raise_watch_failure, try_deadline, wait_deadline
+
+if TYPE_CHECKING:
+    from airflow_provider_ofs._compat import Context
+    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+
+
+class WaitingTask(Protocol):
+    """What ``RunWaiter`` uses of the operator it serves: how to wait, its hook, log and ``defer``.
+
+    The waiter sets ``watched_run_id`` (and, through ``push_outcome``, ``run_outcome``).
+    """
+
+    batch_name: str
+    ofs_conn_id: str
+    wait_for_completion: bool
+    deferrable: bool
+    poll_interval: float
+    timeout: float | None
+    execution_timeout: timedelta | None
+    max_restarts: int
+    interrupt_on_kill: bool
+    watched_run_id: str | None
+    run_outcome: RunOutcome | None
+
+    @property
+    def hook(self) -> OFSSchedulerHook: ...
+
+    @property
+    def log(self) -> Any: ...
+
+    def defer(
+        self, *, trigger: Any, method_name: str, kwargs: dict[str, Any] | None = ..., timeout: Any = ...
+    ) -> NoReturn: ...
+
+
+class RunWaiter:
+    """One operator's wait for its run: ``RunWatch`` decides, the waiter fetches, sleeps, defers and acts.
+
+    :param task: the operator; its parameters say how to wait, and the waiter records the run it watches in
+        ``watched_run_id``.
+    :param keeper: where a run that replaces the watched one (a restart) is kept for a retry of the task;
+        ``None`` keeps it nowhere.
+    """
+
+    def __init__(self, task: WaitingTask, keeper: RunKeeper | None = None) -> None:
+        self.task = task
+        self.keeper = keeper
+
+    def watch(self, run_id: str, context: Context) -> str:
+        """Publish the run id, then wait for the run (or defer to the trigger); return the id that ended well."""
+        task = self.task
+        if run_id != task.watched_run_id:  # an action operator published it as soon as OFS accepted the call
+            self.publish(run_id, context)
+        if not task.wait_for_completion:
+            return run_id
+        now = time.time()
+        if task.deferrable:
+            self._defer(self._run_watch(run_id, try_deadline(context, now, task.timeout, task.execution_timeout), now))
+        # On the worker Airflow enforces execution_timeout itself (and on_kill interrupts the run).
+        watch = self._run_watch(run_id, wait_deadline(now, task.timeout), now)
+        try:
+            while True:
+                look = watch.look(task.hook.get_status(watch.run_id), time.time())
+                if look.end is None:
+                    log_notes(task.log, look.notes)
+                    time.sleep(look.pause)
+                elif self._follow(look, watch, context):
+                    return watch.run_id
+        except OFSSchedulerError as error:
+            raise_watch_failure(error, task.watched_run_id or run_id, task.batch_name, self._reconnects(context))
+
+    def resume(self, context: Context, event: dict[str, Any] | None, restarts_done: int) -> str:
+        """After the trigger's event (``execute_complete``): succeed, restart and defer again, or fail naming it."""
+        task = self.task
+        watched = WatchEvent.from_payload(event)
+        task.watched_run_id = watched.run_id
+        watch = self._run_watch(watched.run_id, watched.deadline, time.time() - watched.waited_seconds, restarts_done)
+        try:
+            if not self._follow(watch.resume(watched), watch, context):
+                self._defer(watch)
+        except OFSSchedulerError as error:
+            raise_watch_failure(
+                error, task.watched_run_id or watched.run_id, task.batch_name, self._reconnects(context)
+            )
+        return watched.run_id
+
+    def publish(self, run_id: str, context: Context) -> None:
+        """Make the run known before waiting: XCom ``batch_run_id``, and ``batch_run_url`` for the extra link."""
+        self.task.watched_run_id = run_id
+        push_run(self.task, context, run_id, self.task.hook.monitor_url(run_id, self.task.batch_name))
+
+    def on_kill(self) -> None:
+        """The task was killed while waiting: interrupt the run when ``interrupt_on_kill`` is set (best effort)."""
+        run_id = self.task.watched_run_id
+        interrupt, note = kill_plan(run_id, self.task.batch_name, self.task.interrupt_on_kill)
+        log_notes(self.task.log, (note,))
+        if interrupt and run_id is not None:
+            self._interrupt(run_id)
+
+    def _run_watch(self, run_id: str, deadline: float | None, waiting_since: float, restarts_done: int = 0) -> RunWatch:
+        """The watch of ``run_id`` with the operator's poll interval, restarts and interrupt at the deadline."""
+        return RunWatch(
+            run_id,
+            poll_interval=self.task.poll_interval,
+            waiting_since=waiting_since,
+            batch_name=self.task.batch_name,
+            deadline=deadline,
+            max_restarts=self.task.max_restarts,
+            restarts_done=restarts_done,
+            interrupt_on_kill=self.task.interrupt_on_kill,
+        )
+
+    def _follow(self, look: Look, watch: RunWatch, context: Context) -> bool:
+        """Act on a look that ended the watch, on the worker or after the trigger; ``True`` when the run ended well.
+
+        ``False`` after a restart: the watch goes on with the new run, kept by ``keeper``. A failure, the deadline
+        or a lost watch raise.
+        """
+        task = self.task
+        log_notes(task.log, look.notes)
+        if look.end is End.RESTART:
+            failed_run = watch.run_id
+            run_id = task.hook.restart(task.batch_name, failed_run)
+            with accepted(run_id, "restart", f"run {failed_run} of {task.batch_name}"):
+                log_notes(task.log, watch.restarted(run_id))
+                self.publish(run_id, context)
+                if self.keeper is not None:
+                    self.keeper.keep(context, run_id, task.batch_name, task.ofs_conn_id)
+            return False
+        if look.outcome is not None:
+            self._ended(context, look.outcome, look.waited)
+        if look.end is End.DEADLINE:
+            stopped = look.interrupted or (look.interrupt and self._interrupt(watch.run_id))
+            raise OFSRunTimeoutError(watch.run_id, look.state, look.waited, run_stopped=stopped)
+        if look.error is not None:
+            raise look.error
+        task.log.info("OFS run %s of %s succeeded", watch.run_id, task.batch_name)
+        return True
+
+    def _defer(self, watch: RunWatch) -> NoReturn:
+        # Imported here: the trigger module loads Airflow's trigger base (about 10 ms) that parsing a DAG does not need.
+        from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
+
+        # timeout=None: the trigger enforces the deadline itself and yields a timeout event, so that
+        # execute_complete runs and can interrupt the run (a framework timeout would orphan it).
+        self.task.defer(
+            trigger=OFSBatchRunTrigger.going_on_with(watch, self.task.ofs_conn_id),
+            method_name="execute_complete",
+            kwargs={"restarts_done": watch.restarts_done},
+            timeout=None,
+        )
+
+    def _reconnects(self, context: Context) -> bool:
+        """Whether an Airflow retry of the task would find the run again (see ``RunKeeper.reconnects``)."""
+        return self.keeper is not None and self.keeper.reconnects(context)
+
+    def _ended(self, context: Context, outcome: RunOutcome, waited: float) -> None:
+        """The wait ended: push the run's outcome to XCom, and count it (``ofs.run.<batch>.*``)."""
+        push_outcome(self.task, context, outcome)
+        if outcome.state is not None:
+            run_ended(self.task.batch_name, outcome.state, waited)
+
+    def _interrupt(self, run_id: str) -> bool:
+        """Interrupt the run, best effort; whether it is stopped now (interrupted, or already ended)."""
+        error = None
+        try:
+            self.task.hook.interrupt(self.task.batch_name, run_id)
+        except Exception as caught:  # best effort: say what could not be done, never mask the task's own error
+            error = caught
+        stopped, notes = interrupt_result(run_id, self.task.batch_name, error)
+        log_notes(self.task.log, notes)
+        return stopped

@@ -159,14 +159,10 @@ def event_extra(
 ) -> dict[str, Any]:
     """The extra of a succeeded run's event: what a consumer needs (``misDate``, ``monitorUrl`` only when known).
 
-    ``childRuns`` lists ``[batchRunId, state]`` pairs (Airflow 2 needs an extra it can hash).
+    Text values only: Airflow 2.11 and 3.0 hash the extra (``frozenset(extra.items())``), so a list or a mapping
+    in it would fail the producing task; a group's child runs are in its XCom ``batch_child_runs``.
     """
-    extra: dict[str, Any] = {
-        "batchRunId": run_id,
-        "batchName": batch_name,
-        "state": outcome.state,
-        "childRuns": [[child_id, state] for child_id, state in outcome.children],
-    }
+    extra: dict[str, Any] = {"batchRunId": run_id, "batchName": batch_name, "state": outcome.state}
     if mis_date:
         extra["misDate"] = mis_date
     if monitor_url:
@@ -250,11 +246,9 @@ def emit_run_succeeded(task: Any, context: Any, outcome: Any) -> None:
     if outlet_events is None:  # not run by Airflow (a test calling execute with a context of its own)
         return
     alias = AssetAlias(name=OFS_RUNS_ALIAS)
-    if IS_AIRFLOW_2:  # Airflow 2 hashes the extra: lists become tuples (stored as JSON lists all the same)
+    if IS_AIRFLOW_2:
         _register_alias_on_airflow_2()
-        outlet_events[alias].add(asset_of(uri), extra=_hashable(extra))
-    else:
-        outlet_events[alias].add(asset_of(uri), extra=extra)
+    outlet_events[alias].add(asset_of(uri), extra=extra)
     task.log.info("Asset event for %s: OFS run %s %s", uri, run_id, outcome.state)
 
 
@@ -277,14 +271,6 @@ def _register_alias_on_airflow_2() -> None:
         pass
     except SQLAlchemyError as error:  # Airflow itself will say what is wrong with its database
         log.debug("Could not register asset alias %s: %s", OFS_RUNS_ALIAS, error)
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_hashable(item) for item in value)
-    if isinstance(value, dict):
-        return {key: _hashable(item) for key, item in value.items()}
-    return value
 
 
 # ------------------------------------------------------------------------------------- earlier events

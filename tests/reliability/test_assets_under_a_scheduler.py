@@ -116,7 +116,6 @@ def test_succeeded_runs_are_asset_events_that_schedule_consumers_and_the_same_mi
             "batchName": "AS_OK",
             "misDate": MIS_DATE,
             "state": "SUCCESSFUL",
-            "childRuns": [],
             "monitorUrl": f"https://ofs.example.com/monitor?run={quote(ok_run, safe='')}",
         }
 

@@ -297,6 +297,9 @@ def test_a_new_user_connects_triggers_and_follows_the_batch_monitor_link(
             with steps.step("e) unpause and open the Trigger dialog", picture=False):
                 page.goto(base + "/dags")
                 page.get_by_role("link", name=DAG_ID, exact=True).click()
+                # The list page has a pause toggle and a Trigger button too, and stays on screen while the DAG's
+                # page loads: act only once the DAG's page shows, or the dialog opened on the list closes with it.
+                expect(page.get_by_text("Latest Dag Version", exact=True)).to_be_visible()
                 toggle = page.get_by_test_id("toggle-pause")
                 expect(toggle).to_be_visible()
                 if toggle.get_attribute("data-state") != "checked":

@@ -8,23 +8,60 @@ STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)
 # Which tests `make test` runs; the version matrix narrows it on older Airflow.
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-compat test-matrix test-topology topology-run test-ui ui-images lint typecheck demo bench screenshot dist clean
+# Every environment installs under a lock committed in locks/, one per Airflow and Python version, resolved by
+# `make lock` as PyPI stood on a recorded date (uv's --exclude-newer): a release elsewhere never changes what an
+# environment installs. The lock constrains (-c) every package; the project goes on top, editable.
+PYTHON_MINOR := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+LOCK := locks/airflow-$(AIRFLOW_VERSION)-py$(PYTHON_MINOR).txt
+LOCK_INPUT := locks/airflow-$(AIRFLOW_VERSION).in
+LOCKED_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK)
+
+.PHONY: venv lock test-latest test test-compat test-matrix test-topology topology-run test-ui ui-images lint typecheck demo bench screenshot dist clean
 
 # __init__.py holds the version: the installed metadata follows it.
-$(STAMP): pyproject.toml Makefile airflow_provider_ofs/__init__.py
-	@echo ">> creating $(VENV) with Airflow $(AIRFLOW_VERSION) (first run only; takes a minute)"
+$(STAMP): pyproject.toml Makefile airflow_provider_ofs/__init__.py $(LOCK)
+	@echo ">> creating $(VENV) with Airflow $(AIRFLOW_VERSION) under $(LOCK) (first run only; takes a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install --python $(BIN)/python -e ".[test,yaml]" \
-		"apache-airflow==$(AIRFLOW_VERSION)" "apache-airflow-providers-http"
+	$(LOCKED_INSTALL) -e ".[test,yaml]" -r $(LOCK_INPUT)
 	@rm -f $(VENV)/.installed-airflow-*
 	@touch $@
 
 venv: $(STAMP)
 
+$(LOCK):
+	@echo "No lock for Airflow $(AIRFLOW_VERSION) on Python $(PYTHON_MINOR): $(LOCK) is missing. Make it with"
+	@echo "  make lock LOCK_AIRFLOWS=$(AIRFLOW_VERSION) LOCK_PYTHONS=$(PYTHON_MINOR)"; exit 1
+
+# Resolves the locks again from PyPI as it stood on LOCK_DATE (default today), then lists what changed in each.
+# Airflow 3.3.2's lock also holds the extras of the topology, ui, bench and dist environments built on it.
+LOCK_DATE ?= $(shell date -u +%Y-%m-%d)
+LOCK_AIRFLOWS ?= 3.3.2 2.11.2 3.0.0
+LOCK_PYTHONS ?= 3.11 3.12
+UV_TOOL := .venv-uv/bin/uv
+$(UV_TOOL):
+	$(PYTHON) -m venv .venv-uv
+	.venv-uv/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+lock: $(UV_TOOL)
+	@for airflow in $(LOCK_AIRFLOWS); do for python in $(LOCK_PYTHONS); do \
+		extras="--extra test --extra yaml"; \
+		[ $$airflow != 3.3.2 ] || extras="$$extras --extra topology --extra ui --extra bench --extra dist"; \
+		echo ">> locks/airflow-$$airflow-py$$python.txt: PyPI as of $(LOCK_DATE)"; \
+		$(UV_TOOL) pip compile --quiet --python-version $$python --exclude-newer $(LOCK_DATE) \
+			pyproject.toml $$extras locks/airflow-$$airflow.in -o locks/airflow-$$airflow-py$$python.txt || exit 1; \
+	done; done
+	@$(PYTHON) locks/changes.py
+
+# Not in CI: each supported Airflow with the newest release of every other package (no lock) runs a short smoke
+# set; where it fails, the locked versions go back in halves until the one package that broke it is named.
+LATEST_AIRFLOWS ?= $(LOCK_AIRFLOWS)
+test-latest: $(UV_TOOL)
+	$(PYTHON) locks/latest.py --uv $(UV_TOOL) --python $(PYTHON) $(LATEST_AIRFLOWS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_ofs tests bench example_dags demo
-	$(BIN)/ruff format --check airflow_provider_ofs tests bench example_dags demo
+	$(BIN)/ruff check airflow_provider_ofs tests bench example_dags demo locks
+	$(BIN)/ruff format --check airflow_provider_ofs tests bench example_dags demo locks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -51,8 +88,7 @@ test-topology:
 	$(MAKE) topology-run VENV=$(TOPOLOGY_VENV)
 
 topology-run: $(STAMP)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[test,yaml,topology]" \
-		"apache-airflow==$(AIRFLOW_VERSION)" "apache-airflow-providers-http"
+	$(LOCKED_INSTALL) -e ".[test,yaml,topology]" -r $(LOCK_INPUT)
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
 		if [ "$$(id -u)" != 0 ]; then \
 			echo "PostgreSQL or Redis is missing: sudo apt-get install -y postgresql redis-server"; exit 1; \
@@ -73,8 +109,7 @@ topology-run: $(STAMP)
 # drives it, no browser is downloaded. Pictures, the stored connection and the logs go to $(UI_ARTEFACTS)/.
 UI_ARTEFACTS ?= ui-artefacts
 test-ui: $(STAMP)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[test,yaml,ui]" \
-		"apache-airflow==$(AIRFLOW_VERSION)" "apache-airflow-providers-http"
+	$(LOCKED_INSTALL) -e ".[test,yaml,ui]" -r $(LOCK_INPUT)
 	@if ! command -v chromium >/dev/null; then \
 		if [ "$$(id -u)" != 0 ]; then echo "Chromium is missing: sudo apt-get install -y chromium"; exit 1; fi; \
 		echo ">> installing Chromium (apt-get install chromium)"; \
@@ -106,13 +141,13 @@ screenshot: $(STAMP)
 # Triggerer, sync and import cost against bare clients; writes bench/RESULTS.md and bench/scale_curve.png.
 # BENCH_ARGS="--quick" for a one-minute run, "--n 1000" for more watchers.
 bench: $(STAMP)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[bench]"
+	$(LOCKED_INSTALL) -e ".[bench]"
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # A wheel and an sdist in $(DIST_DIR), built in an isolated environment and checked for PyPI.
 DIST_DIR ?= dist
 dist: $(STAMP)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dist]"
+	$(LOCKED_INSTALL) -e ".[dist]"
 	rm -rf $(DIST_DIR)
 	$(BIN)/uv build --quiet --out-dir $(DIST_DIR)
 	$(BIN)/twine check --strict $(DIST_DIR)/*

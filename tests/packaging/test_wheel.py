@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import airflow_provider_ofs
+from tests.packaging.locks import LOCK
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
@@ -104,13 +105,14 @@ def test_the_sdist_holds_the_tests_and_the_example_dags(dist: Path) -> None:
 
 @pytest.fixture(scope="module")
 def wheel_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clean virtualenv with the built wheel and this run's Airflow, nothing installed editable."""
+    """A clean virtualenv with the built wheel and this run's Airflow under its lock, nothing installed editable."""
     venv = tmp_path_factory.mktemp("wheel-venv") / "venv"
     wheel = only(dist, "*.whl")
     airflow = f"apache-airflow=={importlib.metadata.version('apache-airflow')}"
+    python = str(venv / "bin" / "python")
     for command in (
         [str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)],
-        [str(UV), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(wheel), airflow],
+        [str(UV), "pip", "install", "--quiet", "--python", python, "-c", str(LOCK), str(wheel), airflow],
     ):
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, done.stderr[-3000:]

@@ -59,6 +59,32 @@ def default_deferrable() -> bool:
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
+#: The default of ``[ofs] deferral_settle_seconds``: about five times the scheduler's lag seen on LocalExecutor
+#: under load (6-7 s) before it hears that a deferring task's process exited.
+DEFERRAL_SETTLE_SECONDS = 30.0
+
+
+def deferral_settle_seconds() -> float:
+    """Airflow's ``[ofs] deferral_settle_seconds``: the least time from a deferral to the trigger's first look.
+
+    See ``watching.first_trigger_look``; ``DEFERRAL_SETTLE_SECONDS`` by default.
+    """
+    return max(0.0, float(conf.getfloat("ofs", "deferral_settle_seconds", fallback=DEFERRAL_SETTLE_SECONDS)))
+
+
+def reads_stored_connections() -> bool:
+    """Whether this process can read connections stored in Airflow's database.
+
+    On Airflow 3 only a task or the triggerer can, through their supervisor's channel to the API server; a
+    plain Python script cannot. On 2.11 every process reads the database itself.
+    """
+    if IS_AIRFLOW_2:
+        return True
+    from airflow.sdk.execution_time import task_runner
+
+    return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
+
+
 def is_airflow_retry(ti: Any, retries: int | None) -> bool:
     """Whether this try is Airflow's automatic retry after a failure, not the first try of a round.
 

@@ -62,4 +62,21 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": CONNECTION_FIELDS,
             }
         ],
+        "config": {
+            "ofs": {
+                "description": "Settings of the OFS provider that apply to every task of this Airflow.",
+                "options": {
+                    "deferral_settle_seconds": {
+                        "description": "Least seconds from a task's deferral to its trigger's first status call, "
+                        "so that the task never resumes before the scheduler has seen the deferring process exit "
+                        "(Airflow 3 fails a task resumed in that window: apache/airflow#72716). A run that is "
+                        "already over never defers: the task looks at it first.",
+                        "version_added": "0.2.0",
+                        "type": "float",
+                        "example": "30",
+                        "default": "30",  # _compat.DEFERRAL_SETTLE_SECONDS (this module imports no Airflow)
+                    }
+                },
+            }
+        },
     }

@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
+from airflow_provider_ofs._compat import reads_stored_connections
 from airflow_provider_ofs.exceptions import FailureKind, OFSConnectionConfigError, OFSTransportError
 from airflow_provider_ofs.protocol import MAX_ANSWER_BYTES, ConnectionSettings, HttpRequest, proxy_for
 
@@ -22,7 +23,7 @@ from airflow_provider_ofs.protocol import MAX_ANSWER_BYTES, ConnectionSettings, 
 READ_SIZE = 64 * 1024
 #: Logged when IAM refuses a refresh token and the password grant is tried instead.
 REFRESH_REFUSED = "IAM refused the refresh token of %r; using the password grant"
-#: Logged once per hook or async client for each plain-http URL of a connection (``warn_if_insecure``).
+#: Logged once per process for each plain-http URL of a connection (``warn_if_insecure``).
 _PLAIN_HTTP = "Connection %r: %r is a plain http:// URL, so %s sent unencrypted. Use an https:// URL."
 
 
@@ -39,12 +40,24 @@ def settings_from_connection(conn_id: str, conn: Any, extra: dict[str, Any]) -> 
     )
 
 
+#: Said instead when the process cannot read connections stored in Airflow's database (``reads_stored_connections``).
+OUTSIDE_A_TASK = (
+    "Connection {conn_id!r} is not defined for this process: on Airflow 3 only a task or the triggerer can read "
+    "the connections stored in Airflow's database, and this is a plain Python process. For a script, set "
+    "{var} to the connection's JSON (`airflow connections get {conn_id} -o json`)"
+)
+
+
 @contextmanager
 def defined_connection(conn_id: str) -> Iterator[None]:
     """Turn Airflow's "connection not defined" into a configuration error, which no retry can fix."""
     try:
         yield
     except AirflowNotFoundException:
+        if not reads_stored_connections():
+            raise OFSConnectionConfigError(
+                OUTSIDE_A_TASK.format(conn_id=conn_id, var=f"AIRFLOW_CONN_{conn_id.upper()}")
+            ) from None
         raise OFSConnectionConfigError(
             f"Connection {conn_id!r} is not defined: add it (Admin > Connections, `airflow connections add`, an "
             f"AIRFLOW_CONN_{conn_id.upper()} variable or a secrets backend) where the task and the triggerer run"
@@ -190,7 +203,7 @@ def _target(request: HttpRequest) -> str:
 
 
 def warn_if_insecure(settings: ConnectionSettings, log: Any) -> None:
-    """Log, once per hook or async client, what the connection sends unprotected.
+    """Log what the connection sends unprotected: verification off (per hook or client), plain http (per process).
 
     No certificate verification (``verify`` false), and each plain-http URL: ``iam_url`` carries the IAM
     password and client secret, ``host`` the bearer token.
@@ -203,6 +216,16 @@ def warn_if_insecure(settings: ConnectionSettings, log: Any) -> None:
             settings.base_url,
         )
     if settings.iam_url.startswith("http://") and not settings.access_token:
-        log.warning(_PLAIN_HTTP, settings.conn_id, "iam_url", "the IAM password and client secret are")
+        _warn_once(log, settings.conn_id, "iam_url", "the IAM password and client secret are")
     if settings.base_url.startswith("http://"):
-        log.warning(_PLAIN_HTTP, settings.conn_id, "host", "the bearer token of every ESI call is")
+        _warn_once(log, settings.conn_id, "host", "the bearer token of every ESI call is")
+
+
+#: The (connection id, field) pairs this process already warned of, so a task log says each once.
+_WARNED_PLAIN_HTTP: set[tuple[str, str]] = set()
+
+
+def _warn_once(log: Any, conn_id: str, field: str, what: str) -> None:
+    if (conn_id, field) not in _WARNED_PLAIN_HTTP:
+        _WARNED_PLAIN_HTTP.add((conn_id, field))
+        log.warning(_PLAIN_HTTP, conn_id, field, what)

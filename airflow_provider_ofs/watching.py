@@ -4,6 +4,7 @@
 - ``RunProgress``: the log lines worth writing for a poll — each state change once, and held work.
 - ``wait_deadline`` and ``try_deadline``: the absolute epoch deadline from the operator's ``timeout`` and the
   task's ``execution_timeout``, which counts from the start of the task try.
+- ``first_trigger_look``: when a trigger may look at a run for the first time after the task deferred.
 - ``WatchEvent``: the one event a trigger yields, its payload format and its validation.
 
 It imports no Airflow module itself; the errors it builds (``exceptions``) derive from Airflow's.
@@ -186,6 +187,17 @@ def try_deadline(
     """
     started = getattr(context.get("ti"), "start_date", None)
     return wait_deadline(now, timeout, execution_timeout, started.timestamp() if started is not None else None)
+
+
+def first_trigger_look(looked_at: float, pause: float, settle: float) -> float:
+    """When the trigger looks first (epoch seconds): a poll after the worker's last look, and ``settle`` at least.
+
+    The worker looks at the run just before deferring, so a run already over never defers; the trigger's
+    event then comes no sooner than ``settle`` seconds after the deferral (``_compat.deferral_settle_seconds``),
+    so that the task never resumes while Airflow 3's scheduler has yet to hear that the deferring process
+    exited: it fails a task resumed in that window on the late report (apache/airflow#72716).
+    """
+    return looked_at + max(pause, settle)
 
 
 # ------------------------------------------------------------------------------------------------ events

@@ -59,6 +59,9 @@ class DemoAirflow:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "PYTHONWARNINGS": "ignore",
+            # `airflow dags test` runs each trigger inline, with no scheduler whose late report the settle time
+            # guards against (README "Troubleshooting"): the demo's deferred tasks resume without it.
+            "AIRFLOW__OFS__DEFERRAL_SETTLE_SECONDS": "0",
         }
         env.update(extra or {})
         return env

@@ -7,12 +7,19 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
+from airflow_provider_ofs._compat import deferral_settle_seconds
 from airflow_provider_ofs.exceptions import OFSRunTimeoutError, OFSSchedulerError
 from airflow_provider_ofs.metrics import run_ended
 from airflow_provider_ofs.operators.act_once import RunKeeper, accepted
 from airflow_provider_ofs.published import RunOutcome, push_outcome, push_run
 from airflow_provider_ofs.run_watch import End, Look, RunWatch, interrupt_result, kill_plan, log_notes
-from airflow_provider_ofs.watching import WatchEvent, raise_watch_failure, try_deadline, wait_deadline
+from airflow_provider_ofs.watching import (
+    WatchEvent,
+    first_trigger_look,
+    raise_watch_failure,
+    try_deadline,
+    wait_deadline,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_ofs._compat import Context
@@ -69,35 +76,48 @@ class RunWaiter:
         if not task.wait_for_completion:
             return run_id
         now = time.time()
+        # On the worker Airflow enforces execution_timeout itself (and on_kill interrupts the run); a deferred wait
+        # takes it from the try's start, since the trigger enforces the deadline.
         if task.deferrable:
-            self._defer(self._run_watch(run_id, try_deadline(context, now, task.timeout, task.execution_timeout), now))
-        # On the worker Airflow enforces execution_timeout itself (and on_kill interrupts the run).
-        watch = self._run_watch(run_id, wait_deadline(now, task.timeout), now)
-        try:
-            while True:
-                look = watch.look(task.hook.get_status(watch.run_id), time.time())
-                if look.end is None:
-                    log_notes(task.log, look.notes)
-                    time.sleep(look.pause)
-                elif self._follow(look, watch, context):
-                    return watch.run_id
-        except OFSSchedulerError as error:
-            raise_watch_failure(error, task.watched_run_id or run_id, task.batch_name, self._reconnects(context))
+            deadline = try_deadline(context, now, task.timeout, task.execution_timeout)
+        else:
+            deadline = wait_deadline(now, task.timeout)
+        return self._wait(self._run_watch(run_id, deadline, now), context, task.deferrable)
 
     def resume(self, context: Context, event: dict[str, Any] | None, restarts_done: int) -> str:
-        """After the trigger's event (``execute_complete``): succeed, restart and defer again, or fail naming it."""
+        """After the trigger's event (``execute_complete``): succeed, restart and wait again, or fail naming it."""
         task = self.task
         watched = WatchEvent.from_payload(event)
         task.watched_run_id = watched.run_id
         watch = self._run_watch(watched.run_id, watched.deadline, time.time() - watched.waited_seconds, restarts_done)
         try:
-            if not self._follow(watch.resume(watched), watch, context):
-                self._defer(watch)
+            if self._follow(watch.resume(watched), watch, context):
+                return watched.run_id
         except OFSSchedulerError as error:
             raise_watch_failure(
                 error, task.watched_run_id or watched.run_id, task.batch_name, self._reconnects(context)
             )
-        return watched.run_id
+        return self._wait(watch, context, deferring=True)  # after a restart: a resumed task defers again
+
+    def _wait(self, watch: RunWatch, context: Context, deferring: bool) -> str:
+        """Look at the run on the worker until it ends or, when ``deferring``, defer while it goes on.
+
+        A deferring task looks first too, so a run that is already over (or a restart's run that is) never
+        reaches the triggerer; see ``first_trigger_look`` for when the trigger looks next.
+        """
+        task = self.task
+        try:
+            while True:
+                look = watch.look(task.hook.get_status(watch.run_id), time.time())
+                if look.end is None:
+                    log_notes(task.log, look.notes)
+                    if deferring:
+                        self._defer(watch, first_trigger_look(time.time(), look.pause, deferral_settle_seconds()))
+                    time.sleep(look.pause)
+                elif self._follow(look, watch, context):
+                    return watch.run_id
+        except OFSSchedulerError as error:
+            raise_watch_failure(error, task.watched_run_id or watch.run_id, task.batch_name, self._reconnects(context))
 
     def publish(self, run_id: str, context: Context) -> None:
         """Make the run known before waiting: XCom ``batch_run_id``, and ``batch_run_url`` for the extra link."""
@@ -152,14 +172,14 @@ class RunWaiter:
         task.log.info("OFS run %s of %s succeeded", watch.run_id, task.batch_name)
         return True
 
-    def _defer(self, watch: RunWatch) -> NoReturn:
+    def _defer(self, watch: RunWatch, first_look_at: float) -> NoReturn:
         # Imported here: the trigger module loads Airflow's trigger base (about 10 ms) that parsing a DAG does not need.
         from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
 
         # timeout=None: the trigger enforces the deadline itself and yields a timeout event, so that
         # execute_complete runs and can interrupt the run (a framework timeout would orphan it).
         self.task.defer(
-            trigger=OFSBatchRunTrigger.going_on_with(watch, self.task.ofs_conn_id),
+            trigger=OFSBatchRunTrigger.going_on_with(watch, self.task.ofs_conn_id, first_look_at),
             method_name="execute_complete",
             kwargs={"restarts_done": watch.restarts_done},
             timeout=None,

@@ -8,13 +8,19 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
+from airflow_provider_ofs._compat import (
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    Context,
+    default_deferrable,
+    deferral_settle_seconds,
+)
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_seconds, require_name
 from airflow_provider_ofs.assets import with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, push_outcome, push_run
 from airflow_provider_ofs.run_watch import End, Look, RunWatch, log_notes
-from airflow_provider_ofs.watching import WatchEvent, try_deadline
+from airflow_provider_ofs.watching import WatchEvent, first_trigger_look, try_deadline
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -109,7 +115,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
     @fails_plainly
     def execute(self, context: Context) -> Any:
         """Poke (or reschedule) as usual, or defer to the trigger when ``deferrable``."""
-        require_name("batch_run_id", self.batch_run_id)
+        self._require_run_id(context)
         push_run(
             self,
             context,
@@ -124,8 +130,23 @@ class OFSBatchRunSensor(BaseSensorOperator):
 
         now = time.time()
         watch = self._new_watch(try_deadline(context, now, self.timeout, self.execution_timeout), now)
-        trigger = OFSBatchRunTrigger.going_on_with(watch, self.ofs_conn_id)
+        first_look_at = first_trigger_look(now, self.poll_interval, deferral_settle_seconds())
+        trigger = OFSBatchRunTrigger.going_on_with(watch, self.ofs_conn_id, first_look_at)
         self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
+
+    def _require_run_id(self, context: Context) -> None:
+        """A rendered, non-blank ``batch_run_id``; when an asset event should have given it, name that event."""
+        if isinstance(self.batch_run_id, str) and self.batch_run_id.strip():
+            return
+        from airflow_provider_ofs.asset_events import triggering_run  # reads Airflow's asset events: load lazily
+
+        announced = triggering_run(context)
+        if announced is not None and not announced.get("batchRunId"):
+            raise ValueError(
+                f"batch_run_id is empty: the asset event that triggered this DAG run has no 'batchRunId' in its "
+                f"extra {announced!r}. Post the event with the id of the OFS run to watch as extra 'batchRunId'."
+            )
+        require_name("batch_run_id", self.batch_run_id)
 
     def poke(self, context: Context) -> bool:
         """One status call: ``True`` when done well, ``False`` to keep waiting; raise when it failed."""

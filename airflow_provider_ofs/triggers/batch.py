@@ -75,6 +75,8 @@ class OFSBatchRunTrigger(BaseTrigger):
     :param waiting_since: epoch seconds when the wait began, for the ``waited_seconds`` of the event.
     :param interrupt_on_kill: interrupt the run when a user kills the deferred task, and when ``deadline``
         passes (needs ``batch_name``).
+    :param first_look_at: epoch seconds before which the trigger makes no status call and yields no event
+        (``None``: at once). The operators and the sensor set it from ``watching.first_trigger_look``.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class OFSBatchRunTrigger(BaseTrigger):
         deadline: float | None = None,
         waiting_since: float | None = None,
         interrupt_on_kill: bool = False,
+        first_look_at: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.batch_run_id = batch_run_id
@@ -97,6 +100,7 @@ class OFSBatchRunTrigger(BaseTrigger):
         self.deadline = deadline
         self.waiting_since = time.time() if waiting_since is None else waiting_since
         self.interrupt_on_kill = interrupt_on_kill
+        self.first_look_at = first_look_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and arguments, enough to rebuild the trigger in another triggerer process."""
@@ -111,11 +115,12 @@ class OFSBatchRunTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "waiting_since": self.waiting_since,
                 "interrupt_on_kill": self.interrupt_on_kill,
+                "first_look_at": self.first_look_at,
             },
         )
 
     @classmethod
-    def going_on_with(cls, watch: RunWatch, ofs_conn_id: str) -> OFSBatchRunTrigger:
+    def going_on_with(cls, watch: RunWatch, ofs_conn_id: str, first_look_at: float | None) -> OFSBatchRunTrigger:
         """The trigger that goes on with a task's watch in the triggerer (the task resumes with its event)."""
         return cls(
             batch_run_id=watch.run_id,
@@ -126,6 +131,7 @@ class OFSBatchRunTrigger(BaseTrigger):
             deadline=watch.deadline,
             waiting_since=watch.waiting_since,
             interrupt_on_kill=bool(watch.interrupt_on_kill),
+            first_look_at=first_look_at,
         )
 
     def _hook(self) -> OFSSchedulerHook:
@@ -149,6 +155,8 @@ class OFSBatchRunTrigger(BaseTrigger):
             deadline=self.deadline,
             interrupt_on_kill=self.interrupt_on_kill or None,
         )
+        if self.first_look_at is not None:
+            await asyncio.sleep(max(0.0, self.first_look_at - time.time()))
         try:
             while True:
                 look = watch.look(await hook.aget_status(self.batch_run_id, self.tasks), time.time())

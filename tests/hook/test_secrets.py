@@ -173,3 +173,20 @@ def test_a_host_with_a_space_is_a_config_error_on_both_paths(ofs_simulator_facto
         with pytest.raises(OFSConnectionConfigError, match="field 'host'"):
             call()
     assert len(simulator.journal) == 0
+
+
+def test_a_plain_script_is_told_where_airflow_3_keeps_stored_connections(monkeypatch):
+    from airflow_provider_ofs._compat import IS_AIRFLOW_2
+    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+
+    monkeypatch.delenv("AIRFLOW_CONN_OFS_SCRIPT_ONLY", raising=False)
+
+    with pytest.raises(OFSConnectionConfigError) as raised:
+        OFSSchedulerHook(ofs_conn_id="ofs_script_only").get_status("R1")
+
+    if IS_AIRFLOW_2:  # every process reads the database itself
+        assert "Connection 'ofs_script_only' is not defined: add it" in str(raised.value)
+    else:
+        assert str(raised.value).startswith("Connection 'ofs_script_only' is not defined for this process")
+        assert "only a task or the triggerer can read" in str(raised.value)
+        assert "AIRFLOW_CONN_OFS_SCRIPT_ONLY" in str(raised.value)

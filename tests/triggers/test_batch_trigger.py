@@ -208,6 +208,7 @@ def test_serialize_round_trip_rebuilds_an_equal_trigger():
         deadline=1234.5,
         waiting_since=1000.0,
         interrupt_on_kill=True,
+        first_look_at=1030.0,
     )
 
     classpath, kwargs = trigger.serialize()

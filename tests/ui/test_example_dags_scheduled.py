@@ -32,6 +32,8 @@ WITH_DEFAULTS = {
 SCHEDULED = WITH_DEFAULTS - {"ofs_fire_then_watch"}  # schedule=None: only triggered
 DONE = ("success", "failed")
 OFS_RUNS = 15
+#: Deferred tasks that must resume in each run of the test (two runs: at least 20 in all).
+MIN_RESUMES = 10
 
 pytestmark = [
     pytest.mark.ui,  # the user's front door, with the browser test (make test-ui): some minutes of a scheduler
@@ -76,28 +78,35 @@ def failed_tries(cluster: AirflowCluster) -> str:
     return "\n".join(lines)
 
 
+def deferred_resumes(cluster: AirflowCluster) -> int:
+    """How many deferred tasks resumed: each trigger that fired says so once in its task's log."""
+    logs = (cluster.home / "logs").glob("dag_id=*/**/attempt=*.log*")
+    return sum(log.read_text(errors="replace").count("Trigger fired event") for log in logs)
+
+
 def run_date(logical_date: Any, run_after: Any) -> str:
     return str(logical_date or run_after)[:10]
 
 
+@pytest.mark.parametrize(
+    "poll_interval",
+    [
+        pytest.param(None, id="examples-default-poll"),  # a minute, as the examples ship
+        pytest.param("1", id="readme-fast-poll"),  # OFS_EXAMPLE_POLL_INTERVAL=1, as the README's quick start
+    ],
+)
 def test_every_example_dag_runs_on_its_schedule_and_when_triggered_without_a_date(
-    airflow_cli: Any, ofs_simulator_factory: Any, tmp_path: Path
+    airflow_cli: Any, ofs_simulator_factory: Any, tmp_path: Path, poll_interval: str | None
 ) -> None:
-    # Batches of 15 s and more: a deferred task resumed a few seconds after deferring can meet Airflow 3.3's
-    # stale-success race under load (the resumed try is failed for its deferring process's late report, seen
-    # 6 s late on a busy 2-core machine), and the example DAGs wait 5 to 10 minutes before a retry.
-    simulator = ofs_simulator_factory(speed=0.05)
+    # The simulator at its own default speed, as `ofs-esi-simulator` starts, and no retries: a deferred task that
+    # resumed inside Airflow 3.3's stale-success window (apache/airflow#72716) would fail its try, so every try
+    # must succeed. The provider's settle time (default) keeps each deferral past that window.
+    simulator = ofs_simulator_factory(speed=1.0)
     dags_folder = tmp_path / "dags"
     shutil.copytree(EXAMPLE_DAGS, dags_folder)
-    env = {
-        "OFS_EXAMPLE_POLL_INTERVAL": "0.5",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        # One retry, as the README advises for deferred tasks on Airflow 3.3: its LocalExecutor can fail a
-        # resumed try on the deferring process's late "success" (apache/airflow#72716). The retry must
-        # reconnect to its run, never trigger another: counted below.
-        "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "1",
-        "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "1",
-    }
+    env = {"AIRFLOW__CORE__PARALLELISM": "4", "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "0"}
+    if poll_interval is not None:
+        env["OFS_EXAMPLE_POLL_INTERVAL"] = poll_interval
 
     with AirflowCluster(tmp_path / "home", airflow_cli.pristine_db, dags_folder, env) as cluster:
         added = cluster.cli("connections", "add", "ofs_scheduler_default", "--conn-json", form_stored(simulator))
@@ -119,12 +128,15 @@ def test_every_example_dag_runs_on_its_schedule_and_when_triggered_without_a_dat
             timeout=600,
         )
 
+    resumes = deferred_resumes(cluster)
     by_kind = {(dag_id, run_type): (state, logical_date) for dag_id, run_type, state, logical_date, _ in runs}
     assert {dag_id for dag_id, run_type in by_kind if run_type == "scheduled"} == SCHEDULED
     assert {dag_id for dag_id, run_type in by_kind if run_type == "manual"} == WITH_DEFAULTS
     assert all(by_kind[(dag_id, "manual")][1] is None for dag_id in WITH_DEFAULTS), "triggered without a date"
     failed = [(dag_id, kind) for (dag_id, kind), (state, _) in by_kind.items() if state != "success"]
     assert not failed, f"{failed}\n{failed_tries(cluster)}\n{cluster.report()}"
+    assert not failed_tries(cluster), "no try failed, so none was hidden by a retry"
+    assert resumes >= MIN_RESUMES, f"only {resumes} deferred tasks resumed: the race was not exercised"
     run_dates = {run_date(logical_date, run_after) for _, _, _, logical_date, run_after in runs}
     mis_dates = {view.mis_date for view in simulator.runs.values() if view.parent is None and view.mis_date}
     assert mis_dates <= run_dates, f"MIS dates {mis_dates} are not the dates of the DAG runs {run_dates}"

@@ -16,7 +16,7 @@ LOCK := locks/airflow-$(AIRFLOW_VERSION)-py$(PYTHON_MINOR).txt
 LOCK_INPUT := locks/airflow-$(AIRFLOW_VERSION).in
 LOCKED_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK)
 
-.PHONY: venv lock test-latest test test-compat test-matrix test-topology topology-run test-ui ui-images lint typecheck demo bench screenshot dist clean
+.PHONY: venv lock test-latest test test-compat test-matrix test-topology topology-run test-ui ui-run ui-images lint typecheck demo bench screenshot dist clean
 
 # __init__.py holds the version: the installed metadata follows it.
 $(STAMP): pyproject.toml Makefile airflow_provider_ofs/__init__.py $(LOCK)
@@ -34,7 +34,8 @@ $(LOCK):
 	@echo "  make lock LOCK_AIRFLOWS=$(AIRFLOW_VERSION) LOCK_PYTHONS=$(PYTHON_MINOR)"; exit 1
 
 # Resolves the locks again from PyPI as it stood on LOCK_DATE (default today), then lists what changed in each.
-# Airflow 3.3.2's lock also holds the extras of the topology, ui, bench and dist environments built on it.
+# Airflow 3.3.2's lock also holds the extras of the topology, ui, bench and dist environments built on it, and
+# 2.11.2's the ui extra (the browser test of its connection form).
 LOCK_DATE ?= $(shell date -u +%Y-%m-%d)
 LOCK_AIRFLOWS ?= 3.3.2 2.11.2 3.0.0
 LOCK_PYTHONS ?= 3.11 3.12
@@ -46,6 +47,7 @@ $(UV_TOOL):
 lock: $(UV_TOOL)
 	@for airflow in $(LOCK_AIRFLOWS); do for python in $(LOCK_PYTHONS); do \
 		extras="--extra test --extra yaml"; \
+		[ $$airflow != 2.11.2 ] || extras="$$extras --extra ui"; \
 		[ $$airflow != 3.3.2 ] || extras="$$extras --extra topology --extra ui --extra bench --extra dist"; \
 		echo ">> locks/airflow-$$airflow-py$$python.txt: PyPI as of $(LOCK_DATE)"; \
 		$(UV_TOOL) pip compile --quiet --python-version $$python --exclude-newer $(LOCK_DATE) \
@@ -103,12 +105,16 @@ topology-run: $(STAMP)
 		$(BIN)/pytest -m topology tests/reliability/test_topology.py $(PYTEST_ARGS)
 	@cat $(TOPOLOGY_SUMMARY)
 
-# A new user's path through the Airflow 3 UI in headless Chromium (tests/ui/test_front_door.py): log in, create the
+# A new user's path through the Airflow 3 UI in headless Chromium (tests/ui/test_front_door.py), then Airflow 2.11's
+# connection form in its own venv (tests/ui/test_connection_form_2_11.py): log in, create the
 # OFS connection in the form, trigger ofs_daily_data_load from the Trigger dialog, follow the task's OFS Batch
 # Monitor link. Debian's chromium is installed with apt-get when missing (as root); Playwright (the `ui` extra)
 # drives it, no browser is downloaded. Pictures, the stored connection and the logs go to $(UI_ARTEFACTS)/.
 UI_ARTEFACTS ?= ui-artefacts
-test-ui: $(STAMP)
+test-ui: ui-run
+	$(MAKE) ui-run AIRFLOW_VERSION=2.11.2 VENV=.venv-2.11 UI_ARTEFACTS=$(UI_ARTEFACTS)/airflow-2.11
+
+ui-run: $(STAMP)
 	$(LOCKED_INSTALL) -e ".[test,yaml,ui]" -r $(LOCK_INPUT)
 	@if ! command -v chromium >/dev/null; then \
 		if [ "$$(id -u)" != 0 ]; then echo "Chromium is missing: sudo apt-get install -y chromium"; exit 1; fi; \

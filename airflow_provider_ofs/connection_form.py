@@ -106,7 +106,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema"],
     "relabeling": {
         "host": "Application base URL",
-        "port": "Port (when the URL names none)",
+        "port": "Port (443 for https; Airflow 3.3's Test button needs it)",
         "login": "IAM user name",
         "password": "IAM password",
     },
@@ -114,6 +114,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "host": "https://tenant.example.com/app (the part before /SchedulerService)",
         "login": "IAM user mapped to BATCH_EXEC",
         "password": "IAM password",
+        "port": "443",
         "iam_url": "https://idcs-xxxx.identity.oraclecloud.com/oauth2/v1/token",
         "client_id": "OAuth client ID",
         "client_secret": "OAuth client secret",
@@ -129,4 +130,12 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "access_token": "leave empty to use the password grant",
         "timeout": "60",
     },
+}
+
+#: The same behaviour in the form a hook's ``get_ui_field_behaviour()`` returns (Airflow 2.11 and 3.0-3.1), which
+#: Airflow checks against its ``customized_form_field_behaviours`` schema: ``hidden_fields`` with an underscore.
+HOOK_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden_fields": UI_FIELD_BEHAVIOUR["hidden-fields"],
+    "relabeling": UI_FIELD_BEHAVIOUR["relabeling"],
+    "placeholders": UI_FIELD_BEHAVIOUR["placeholders"],
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from airflow_provider_ofs._compat import DEFERRAL_SETTLE_SECONDS
 from airflow_provider_ofs.get_provider_info import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR, get_provider_info
 
 DISTRIBUTION = "airflow-provider-ofs"
@@ -142,7 +143,12 @@ def test_the_form_marks_the_required_extras_and_offers_choices_as_airflow_3_serv
 def test_airflow_2_form_is_built_from_the_same_fields():
     from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 
-    assert OFSSchedulerHook.get_ui_field_behaviour() == UI_FIELD_BEHAVIOUR
+    behaviour = OFSSchedulerHook.get_ui_field_behaviour()
+    assert behaviour["hidden_fields"] == UI_FIELD_BEHAVIOUR["hidden-fields"]
+    assert (behaviour["relabeling"], behaviour["placeholders"]) == (
+        UI_FIELD_BEHAVIOUR["relabeling"],
+        UI_FIELD_BEHAVIOUR["placeholders"],
+    )
     widgets = OFSSchedulerHook.get_connection_form_widgets()
     if not widgets:
         return  # Airflow 3 without FAB: the UI reads conn-fields
@@ -177,6 +183,37 @@ def test_airflow_registers_the_hook_and_its_form_fields():
     assert hooks["ofs_scheduler"] is not None
     ours = {name.rsplit("__", 1)[-1]: info for name, info in widgets.items() if "ofs_scheduler" in name}
     assert set(ours) == set(CONNECTION_FIELDS)
+
+
+LOAD_THE_FORM = """
+import json, logging
+logging.basicConfig(level=logging.WARNING)
+from airflow.providers_manager import ProvidersManager
+behaviours = ProvidersManager().field_behaviours
+print("BEHAVIOURS=" + json.dumps({name: behaviours.get(name) for name in ("ofs_scheduler", "http")}))
+"""
+
+
+def test_airflow_s_providers_manager_loads_the_form_s_labels_and_placeholders_without_an_error():
+    """In a fresh process, as a webserver starts: 2.11 checks the hook's behaviour against its schema and, on an
+    error, logs it and shows the raw fields with no labels."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOAD_THE_FORM], capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    complaints = [
+        line for line in loaded.stderr.splitlines() if "airflow-provider-ofs" in line or "OFSScheduler" in line
+    ]
+    assert not complaints, complaints
+    [behaviours] = [json.loads(line.split("=", 1)[1]) for line in loaded.stdout.splitlines() if "BEHAVIOURS=" in line]
+    if behaviours["ofs_scheduler"] is None and behaviours["http"] is None:
+        pytest.skip("this Airflow (3.0 without FAB) loads no provider's field behaviour, not even the HTTP one's")
+    behaviour = behaviours["ofs_scheduler"]
+    assert behaviour is not None, "Airflow has no field behaviour for ofs_scheduler"
+    assert behaviour["hidden_fields"] == ["schema"]
+    assert behaviour["relabeling"]["host"] == "Application base URL"
+    assert behaviour["placeholders"]["extra__ofs_scheduler__iam_url"] == UI_FIELD_BEHAVIOUR["placeholders"]["iam_url"]
 
 
 def test_the_proxy_field_is_a_password_field_in_both_forms():
@@ -227,3 +264,9 @@ def test_airflow_providers_list_shows_the_package(tmp_path):
     ours = [provider for provider in listing if provider["package_name"] == DISTRIBUTION]
     assert len(ours) == 1, result.stdout[-2000:]
     assert ours[0]["version"] == importlib.metadata.version(DISTRIBUTION)
+
+
+def test_the_settle_time_option_defaults_to_the_code_s_value() -> None:
+    option = get_provider_info()["config"]["ofs"]["options"]["deferral_settle_seconds"]
+
+    assert float(option["default"]) == DEFERRAL_SETTLE_SECONDS

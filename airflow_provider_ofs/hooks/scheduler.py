@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_ofs._compat import BaseHook, mask_secret
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID
-from airflow_provider_ofs.connection_form import CONNECTION_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_ofs.connection_form import CONNECTION_FIELDS, HOOK_FIELD_BEHAVIOUR
 from airflow_provider_ofs.exceptions import (
     OFSAlreadyInterruptedError,
     OFSApiError,
@@ -83,8 +83,8 @@ class OFSSchedulerHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel and hide the standard connection fields (Airflow 2.11 UI; 3.x reads provider info)."""
-        return UI_FIELD_BEHAVIOUR
+        """Relabel and hide the standard connection fields (Airflow 2.11 to 3.1; 3.2+ reads the provider info)."""
+        return HOOK_FIELD_BEHAVIOUR
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:

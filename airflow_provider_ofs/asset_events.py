@@ -1,10 +1,11 @@
 """Each OFS batch or batch group as an Airflow asset (a dataset on 2.x): its URI, and the event of a run that succeeded.
 
-A batch is named across deployments by ``ofs://<host>/<tenant_id>/<service_id>/<workspace_id>/<batch_name>``:
-the application's host (and port, unless the scheme's default), then the three ``ofs_*`` headers every ESI
-call carries, then the batch or group name; each path segment percent-encoded. ``ofs_batch_uri`` builds it
-from the parts, ``ofs_batch_asset`` from a connection id. The scheme is registered in the provider info
-(``asset-uris``, ``dataset-uris`` on 2.x) with ``sanitize_uri`` as its normaliser.
+A batch is named by the connection that reaches its OFS and its name: ``ofs://<conn_id>/<batch_name>``, the
+batch percent-encoded. Only names that a DAG file already holds go into it, so a DAG file that schedules on an
+OFS batch parses with no connection defined and reads nothing (Airflow's best practice for top-level code);
+the producer, which knows its connection id, emits for the same URI. ``ofs_batch_uri`` builds it,
+``ofs_batch_asset`` makes the asset. The scheme is registered in the provider info (``asset-uris``,
+``dataset-uris`` on 2.x) with ``sanitize_uri`` as its normaliser.
 
 The operators and the sensor put ``OFS_RUNS_ALIAS`` in their outlets (``emit_asset_event``, on by default);
 when a run they watched succeeds, ``push_outcome`` calls ``emit_run_succeeded``, which adds an event for the
@@ -29,69 +30,53 @@ SCHEME = "ofs"
 #: The alias through which the operators and the sensor emit their events (a templated or mapped
 #: batch name is known only when the task runs, so the asset cannot be an outlet of its own).
 OFS_RUNS_ALIAS = "ofs_batch_runs"
-#: The path segments after the host, in order.
-PATH_FIELDS = ("tenant_id", "service_id", "workspace_id", "batch_name")
-FORM = "ofs://<host>/<tenant_id>/<service_id>/<workspace_id>/<batch_name>"
+FORM = "ofs://<conn_id>/<batch_name>"
 #: The states in which a run counts as succeeded (``RunState`` names: ``DONE_WITHOUT_FAILURE``).
 SUCCEEDED_STATES = frozenset({"SUCCESSFUL", "EXCLUDED"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_HOST = re.compile(r"[a-z0-9._~%!$&'()*+,;=:\[\]_-]+")
-_DEFAULT_PORTS = {"https": 443, "http": 80}
+#: An Airflow connection id: letters, digits, ``_``, ``.`` and ``-`` (Airflow's own rule for keys).
+_CONN_ID = re.compile(r"[A-Za-z0-9_.-]+")
 
 #: For a DAG scheduled on an OFS batch's asset: the run id and MIS date of the newest event that
 #: triggered the DAG run (templates for operator arguments, e.g. ``OFSBatchRunSensor(batch_run_id=...)``).
 _TRIGGERING = "triggering_dataset_events" if IS_AIRFLOW_2 else "triggering_asset_events"
 _NEWEST = "(" + _TRIGGERING + ".values() | first | last).extra"
-TRIGGERING_BATCH_RUN_ID = "{{ " + _NEWEST + "['batchRunId'] }}"
+#: An event without the key renders empty (not Airflow's UndefinedError), so the sensor can name the event.
+TRIGGERING_BATCH_RUN_ID = "{{ " + _NEWEST + ".get('batchRunId') or '' }}"
 TRIGGERING_MIS_DATE = "{{ " + _NEWEST + ".get('misDate') or '' }}"
-TRIGGERING_BATCH_NAME = "{{ " + _NEWEST + "['batchName'] }}"
+TRIGGERING_BATCH_NAME = "{{ " + _NEWEST + ".get('batchName') or '' }}"
 
 
 # ------------------------------------------------------------------------------------------------- URIs
 
 
-def _segment(field: str, value: Any) -> str:
-    """One path segment, percent-encoded; a missing, blank or control-character value raises naming ``field``."""
+def _batch_segment(value: Any) -> str:
+    """The batch name as the URI's path, percent-encoded; a blank or control-character name raises naming it."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"OFS asset URI: {field} must be non-empty text, not {value!r} ({FORM})")
+        raise ValueError(f"OFS asset URI: batch_name must be non-empty text, not {value!r} ({FORM})")
     if value != value.strip() or _CONTROL.search(value):
-        raise ValueError(f"OFS asset URI: {field} {value!r} has surrounding blanks or control characters ({FORM})")
+        raise ValueError(f"OFS asset URI: batch_name {value!r} has surrounding blanks or control characters ({FORM})")
     return quote(value, safe="")
 
 
-def _host(value: Any) -> str:
-    """The host (and port) of a URI or a base URL, lower-cased, without user info or a default port."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"OFS asset URI: host must be non-empty text, not {value!r} ({FORM})")
-    parts = urlsplit(value if "://" in value else f"//{value}")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(f"OFS asset URI: host must not carry a user or password ({FORM})")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"OFS asset URI: host {value!r} has an invalid port ({FORM})") from None
-    hostname = (parts.hostname or "").lower()
-    if not hostname or not _HOST.fullmatch(hostname):
-        raise ValueError(f"OFS asset URI: host {value!r} is not a host name or address ({FORM})")
-    if ":" in hostname:  # an IPv6 address
-        hostname = f"[{hostname}]"
-    if port is None or port == _DEFAULT_PORTS.get(parts.scheme.lower()):
-        return hostname
-    return f"{hostname}:{port}"
+def _conn_id(value: Any) -> str:
+    """The connection id as the URI's host part, as written (Airflow's connection ids are case-sensitive)."""
+    if not isinstance(value, str) or not _CONN_ID.fullmatch(value):
+        raise ValueError(
+            f"OFS asset URI: conn_id must be an Airflow connection id (letters, digits, '_', '.', '-'), "
+            f"not {value!r} ({FORM})"
+        )
+    return value
 
 
-def ofs_batch_uri(host: str, tenant_id: str, service_id: str, workspace_id: str, batch_name: str) -> str:
-    """The asset URI of a batch or group from its parts (no I/O); ``host`` may be the application's base URL."""
-    segments = [
-        _segment(field, value)
-        for field, value in zip(PATH_FIELDS, (tenant_id, service_id, workspace_id, batch_name), strict=True)
-    ]
-    return f"{SCHEME}://{_host(host)}/{'/'.join(segments)}"
+def ofs_batch_uri(conn_id: str, batch_name: str) -> str:
+    """The asset URI of a batch or group reached through the connection ``conn_id`` (no I/O)."""
+    return f"{SCHEME}://{_conn_id(conn_id)}/{_batch_segment(batch_name)}"
 
 
 def batch_uri_of(settings: Any, batch_name: str) -> str:
-    """The asset URI of ``batch_name`` on the deployment a connection's settings name."""
-    return ofs_batch_uri(settings.base_url, settings.tenant_id, settings.service_id, settings.workspace_id, batch_name)
+    """The asset URI of ``batch_name`` on the connection whose settings these are."""
+    return ofs_batch_uri(settings.conn_id, batch_name)
 
 
 def asset_of(uri: str) -> Any:
@@ -102,35 +87,29 @@ def asset_of(uri: str) -> Any:
 def sanitize_uri(parts: SplitResult) -> SplitResult:
     """Airflow's normaliser for ``ofs://`` URIs: check each part (an error names it) and give the canonical form."""
     shown = urlunsplit(parts)
-    if parts.query:
-        raise ValueError(f"OFS asset URI {shown!r}: a query is not part of the form {FORM}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"OFS asset URI {shown!r}: a query or fragment is not part of the form {FORM}")
     segments = parts.path.split("/")[1:] if parts.path.startswith("/") else []
-    if len(segments) != len(PATH_FIELDS):
-        raise ValueError(
-            f"OFS asset URI {shown!r}: the path has {len(segments)} segments, expected {len(PATH_FIELDS)} "
-            f"({', '.join(PATH_FIELDS)}): {FORM}"
-        )
+    if len(segments) != 1:
+        raise ValueError(f"OFS asset URI {shown!r}: the path must be the batch name alone: {FORM}")
     try:
-        canonical = ofs_batch_uri(parts.netloc, *(unquote(segment) for segment in segments))
+        canonical = ofs_batch_uri(parts.netloc, unquote(segments[0]))
     except ValueError as error:
         raise ValueError(f"OFS asset URI {shown!r}: {str(error).removeprefix('OFS asset URI: ')}") from None
     return urlsplit(canonical)
 
 
-def create_asset(
-    *, host: str, tenant_id: str, service_id: str, batch_name: str, workspace_id: str = "WS001", extra: Any = None
-) -> Any:
+def create_asset(*, conn_id: str, batch_name: str, extra: Any = None) -> Any:
     """Airflow's asset factory for the ``ofs`` scheme (hook-level lineage builds assets through it)."""
-    return Asset(uri=ofs_batch_uri(host, tenant_id, service_id, workspace_id, batch_name), extra=extra)
+    return Asset(uri=ofs_batch_uri(conn_id, batch_name), extra=extra)
 
 
 def convert_asset_to_openlineage(asset: Any, lineage_context: Any) -> Any:
-    """The OpenLineage dataset of an OFS asset: the deployment and workspace as namespace, the batch as name."""
+    """The OpenLineage dataset of an OFS asset: the connection as namespace, the batch as name."""
     from airflow.providers.common.compat.openlineage.facet import Dataset as OpenLineageDataset
 
     parts = urlsplit(asset.uri)
-    namespace, _, batch = parts.path.rpartition("/")
-    return OpenLineageDataset(namespace=f"{SCHEME}://{parts.netloc}{namespace}", name=unquote(batch))
+    return OpenLineageDataset(namespace=f"{SCHEME}://{parts.netloc}", name=unquote(parts.path.lstrip("/")))
 
 
 # ----------------------------------------------------------------------------------------------- events

@@ -1,8 +1,7 @@
 """Each OFS batch or batch group as an Airflow asset (a dataset on 2.x): the public names.
 
-Everything but ``ofs_batch_asset`` lives in ``asset_events``, below ``published`` (which emits the events)
-and below the hook; this module adds the helper that reads a connection. See ``asset_events`` for the URI
-scheme and the events.
+Everything lives in ``asset_events``, below ``published`` (which emits the events) and below the hook; this
+module gathers the public names. See ``asset_events`` for the URI scheme and the events.
 """
 
 from __future__ import annotations
@@ -34,11 +33,11 @@ from airflow_provider_ofs.asset_events import (
 
 
 def ofs_batch_asset(batch_name: str, ofs_conn_id: str | None = None) -> Any:
-    """The ``Asset`` (``Dataset`` on 2.x) of a batch or group on the connection's deployment; reads the connection."""
+    """The ``Asset`` (``Dataset`` on 2.x) of a batch or group reached through ``ofs_conn_id`` (default
+    ``ofs_scheduler_default``); no I/O: a DAG file that schedules on it parses with no connection defined."""
     from airflow_provider_ofs.arguments import DEFAULT_CONN_ID
-    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 
-    return asset_of(batch_uri_of(OFSSchedulerHook(ofs_conn_id=ofs_conn_id or DEFAULT_CONN_ID).settings, batch_name))
+    return asset_of(ofs_batch_uri(ofs_conn_id or DEFAULT_CONN_ID, batch_name))
 
 
 __all__ = [

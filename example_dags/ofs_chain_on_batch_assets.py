@@ -7,10 +7,13 @@ rerun operators and the sensor emit an event for it when the run they waited for
 - **ofs_reporting_on_eod_group** runs whenever `OFS_EOD_GROUP` succeeded (for instance in
   `ofs_eod_group_to_reporting`): it reads the run id and MIS date from the event that triggered it and builds
   the reporting extract for exactly that MIS date. Started by hand, it takes them from its params instead.
-- **ofs_watch_announced_run** is scheduled on `OFS_IFRS9_ECL`, a batch OFS's own scheduler starts: OFS's
+- **ofs_watch_announced_run** is scheduled on `OFS_GL_RECON`, a batch OFS's own scheduler starts: OFS's
   post-batch step (or an operations tool) announces the run with `POST /api/v2/assets/events` and
   `{"batchRunId": ..., "batchName": ...}`; the sensor watches the run the event names. It triggers nothing
-  and, the run being announced already, emits no event of its own.
+  and, the run being announced already, emits no event of its own. The README's "Runs OFS starts itself"
+  walks through it against the simulator.
+
+Both start paused, as every new DAG does by default: unpause them to let their assets schedule them.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ with DAG(
     dag_id="ofs_watch_announced_run",
     description="Watch an OFS run that OFS started itself and announced through Airflow's REST API",
     doc_md=__doc__,
-    schedule=[ofs_batch_asset("OFS_IFRS9_ECL")],  # started by OFS, announced through the REST API
+    schedule=[ofs_batch_asset("OFS_GL_RECON")],  # started by OFS, announced through the REST API
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["ofs", "example"],

@@ -413,6 +413,7 @@ class AdminHandlers:
             web.post(f"{ADMIN_PATH}/revoke-refresh-tokens", self.revoke_refresh_tokens),
             web.post(f"{ADMIN_PATH}/reset", self.reset),
             web.get(f"{ADMIN_PATH}/runs", self.runs),
+            web.post(f"{ADMIN_PATH}/runs", self.start_run),
             web.get(f"{ADMIN_PATH}/runs/{{run_id}}", self.run),
             web.post(f"{ADMIN_PATH}/release-held", self.release_held),
         ]
@@ -450,6 +451,20 @@ class AdminHandlers:
 
     async def runs(self, request: web.Request) -> web.Response:
         return _json(200, {"runs": [run_as_dict(view) for view in self.state.engine.all().values()]})
+
+    async def start_run(self, request: web.Request) -> web.Response:
+        """Start a run as OFS's own scheduler would, with a trigger call's body (``batchType`` ``rest`` by default).
+
+        It is no ESI call, so the journal does not record it: a client that triggered nothing shows none.
+        """
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("body must be an object {batchName, batchType}")
+            view = self.state.engine.trigger(parse_trigger({"batchType": "rest", **body}, self.state.catalogue))
+        except (ValueError, EsiError) as exc:  # json.JSONDecodeError is a ValueError
+            return _json(400, {"error": str(exc)})
+        return _json(201, run_as_dict(view))
 
     async def run(self, request: web.Request) -> web.Response:
         try:

@@ -21,68 +21,42 @@ from airflow_provider_ofs.assets import (
 )
 from airflow_provider_ofs.published import RunOutcome
 
-PARTS = {"tenant_id": "T1", "service_id": "SVC", "workspace_id": "WS001", "batch_name": "EOD_LOAD"}
 
-
-def uri(host: str = "https://ofs.example.com/app", **parts: Any) -> str:
-    return ofs_batch_uri(host, **{**PARTS, **parts})
-
-
-@pytest.mark.parametrize(
-    ("host", "expected"),
-    [
-        ("https://OFS.Example.com/app", "ofs.example.com"),  # a base URL: its host, lower-cased
-        ("https://ofs.example.com:443", "ofs.example.com"),  # the scheme's default port dropped
-        ("http://127.0.0.1:8080/app", "127.0.0.1:8080"),
-        ("ofs.example.com:9443", "ofs.example.com:9443"),  # a bare host
-        ("https://[::1]:9443/app", "[::1]:9443"),
-    ],
-)
-def test_the_uri_names_host_tenant_service_workspace_and_batch(host: str, expected: str) -> None:
-    assert uri(host) == f"ofs://{expected}/T1/SVC/WS001/EOD_LOAD"
+def test_the_uri_names_the_connection_and_the_batch() -> None:
+    assert ofs_batch_uri("ofs_scheduler_default", "EOD_LOAD") == "ofs://ofs_scheduler_default/EOD_LOAD"
+    assert ofs_batch_uri("OFS.Prod-1", "EOD") == "ofs://OFS.Prod-1/EOD"  # connection ids are case-sensitive
 
 
 def test_a_name_with_a_slash_or_a_blank_is_one_segment() -> None:
-    assert uri(batch_name="EOD/LOAD 2") == "ofs://ofs.example.com/T1/SVC/WS001/EOD%2FLOAD%202"
+    assert ofs_batch_uri("ofs_prod", "EOD/LOAD 2") == "ofs://ofs_prod/EOD%2FLOAD%202"
 
 
-@pytest.mark.parametrize("field", ["tenant_id", "service_id", "workspace_id", "batch_name"])
 @pytest.mark.parametrize("value", ["", "   ", None, " padded", "line\nbreak"])
-def test_a_bad_part_is_named(field: str, value: Any) -> None:
-    with pytest.raises(ValueError, match=f"OFS asset URI: {field} "):
-        uri(**{field: value})
+def test_a_bad_batch_name_is_named(value: Any) -> None:
+    with pytest.raises(ValueError, match="OFS asset URI: batch_name "):
+        ofs_batch_uri("ofs_prod", value)
 
 
-@pytest.mark.parametrize(
-    ("host", "says"),
-    [
-        ("", "host must be non-empty"),
-        ("https://user:pw@ofs.example.com", "must not carry a user"),
-        ("https://ofs.example.com:99999", "invalid port"),
-        ("https://bad host", "not a host name"),
-    ],
-)
-def test_a_bad_host_is_named(host: str, says: str) -> None:
-    with pytest.raises(ValueError, match=f"OFS asset URI: host .*{says}|OFS asset URI: {says}"):
-        uri(host)
+@pytest.mark.parametrize("conn_id", ["", None, "with space", "user@host", "host:443", "a/b"])
+def test_a_bad_connection_id_is_named(conn_id: Any) -> None:
+    with pytest.raises(ValueError, match="OFS asset URI: conn_id must be an Airflow connection id"):
+        ofs_batch_uri(conn_id, "EOD")
 
 
 def test_the_normaliser_gives_the_helpers_form() -> None:
-    built = uri(batch_name="EOD LOAD")
+    built = ofs_batch_uri("ofs_prod", "EOD LOAD")
     assert sanitize_uri(urlsplit(built)).geturl() == built
-    assert sanitize_uri(urlsplit("ofs://OFS.example.com:443/T1/SVC/WS001/EOD%20LOAD")).geturl() == (
-        "ofs://ofs.example.com:443/T1/SVC/WS001/EOD%20LOAD"  # no scheme to tell the default port by
-    )
+    assert sanitize_uri(urlsplit("ofs://ofs_prod/EOD LOAD")).geturl() == built
 
 
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("ofs://h/T1/SVC/EOD", "the path has 3 segments, expected 4"),
-        ("ofs://h/T1/SVC/WS001/EOD/MORE", "the path has 5 segments"),
-        ("ofs://h/T1//WS001/EOD", "service_id must be non-empty"),
-        ("ofs://h/T1/SVC/WS001/EOD?x=1", "a query is not part of the form"),
-        ("ofs://user@h/T1/SVC/WS001/EOD", "host must not carry a user"),
+        ("ofs://ofs_prod/T1/EOD", "the path must be the batch name alone"),
+        ("ofs://ofs_prod/", "batch_name must be non-empty"),
+        ("ofs://ofs_prod/EOD?x=1", "a query or fragment is not part of the form"),
+        ("ofs://user@ofs_prod/EOD", "conn_id must be an Airflow connection id"),
+        ("ofs://host.example.com:443/EOD", "conn_id must be an Airflow connection id"),
     ],
 )
 def test_the_normaliser_names_what_is_wrong(text: str, says: str) -> None:
@@ -92,25 +66,37 @@ def test_the_normaliser_names_what_is_wrong(text: str, says: str) -> None:
 
 def test_airflow_normalises_ofs_uris_with_the_registered_handler() -> None:
     """The provider info's ``asset-uris`` (``dataset-uris`` on 2.x) entry reaches Airflow's ``Asset``."""
-    assert Asset(uri="ofs://OFS.Example.com/T1/SVC/WS001/EOD").uri == "ofs://ofs.example.com/T1/SVC/WS001/EOD"
+    assert Asset(uri="ofs://ofs_prod/EOD LOAD").uri == "ofs://ofs_prod/EOD%20LOAD"
     if not IS_AIRFLOW_2:  # Airflow 2.11 only warns about a URI its normaliser refuses
-        with pytest.raises(ValueError, match="expected 4"):
-            Asset(uri="ofs://ofs.example.com/T1/EOD")
+        with pytest.raises(ValueError, match="the path must be the batch name alone"):
+            Asset(uri="ofs://ofs_prod/T1/EOD")
 
 
-def test_the_connection_helper_reads_the_deployment_from_the_connection(ofs_connection: Any) -> None:
+def test_the_asset_helper_needs_no_connection_and_reads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DAG file's top-level code: no connection is defined, and none may be read."""
+    from airflow_provider_ofs.hooks import scheduler
+
+    def no_reading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("ofs_batch_asset read a connection")
+
+    monkeypatch.setattr(scheduler.OFSSchedulerHook, "get_connection", no_reading)
     asset = ofs_batch_asset("EOD_LOAD")
-    extra = ofs_connection.connection_dict()["extra"]
-    host = urlsplit(ofs_connection.base_url).netloc
-    assert asset.uri == f"ofs://{host}/{extra['tenant_id']}/{extra['service_id']}/WS001/EOD_LOAD"
+    assert asset.uri == "ofs://ofs_scheduler_default/EOD_LOAD"
+    assert ofs_batch_asset("EOD_LOAD", ofs_conn_id="ofs_prod").uri == "ofs://ofs_prod/EOD_LOAD"
     if not IS_AIRFLOW_2:
         assert asset.name == asset.uri  # as Asset("ofs://...") names it, so a consumer's asset is the same
 
 
-def test_openlineage_names_the_batch_in_its_workspace() -> None:
+def test_the_producer_emits_for_the_uri_the_consumer_helper_names(ofs_connection: Any) -> None:
+    from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+
+    assert batch_uri_of(OFSSchedulerHook().settings, "EOD_LOAD") == ofs_batch_asset("EOD_LOAD").uri
+
+
+def test_openlineage_names_the_batch_on_its_connection() -> None:
     pytest.importorskip("airflow.providers.openlineage")
-    dataset = convert_asset_to_openlineage(Asset(uri=uri(batch_name="EOD LOAD")), None)
-    assert (dataset.namespace, dataset.name) == ("ofs://ofs.example.com/T1/SVC/WS001", "EOD LOAD")
+    dataset = convert_asset_to_openlineage(Asset(uri=ofs_batch_uri("ofs_prod", "EOD LOAD")), None)
+    assert (dataset.namespace, dataset.name) == ("ofs://ofs_prod", "EOD LOAD")
 
 
 def test_the_extra_carries_mis_date_and_link_only_when_known() -> None:

@@ -94,6 +94,19 @@ def test_admin_endpoint(sim: Simulator) -> None:
     assert requests.get(f"{admin}/journal", timeout=5).json() == {"journal": []}
 
 
+def test_the_admin_endpoint_starts_a_run_as_ofs_itself_would(sim: Simulator) -> None:
+    esi = EsiClient(sim)
+
+    started = requests.post(f"{sim.admin_url}/runs", json={"batchName": "QUICK"}, timeout=5)
+    unknown = requests.post(f"{sim.admin_url}/runs", json={"batchName": "NO_SUCH_BATCH"}, timeout=5)
+
+    assert started.status_code == 201
+    run_id = started.json()["batchRunId"]
+    esi.wait_for(run_id, "0")  # ESI knows the run: a sensor can watch it
+    assert (unknown.status_code, "NO_SUCH_BATCH" in unknown.json()["error"]) == (400, True)
+    assert sim.journal.count("trigger") == 0, "no ESI call started it"
+
+
 @pytest.mark.ofs_simulator(speed=123.0, token_lifetime=77)
 def test_fixture_marker(ofs_simulator: Simulator) -> None:
     assert ofs_simulator.speed == 123.0

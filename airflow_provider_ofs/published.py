@@ -126,5 +126,7 @@ class OFSBatchMonitorLink(BaseOperatorLink):  # type: ignore[misc]
         """The URL the task pushed, or an empty string (no button) when the connection has no ``monitor_url``."""
         from airflow_provider_ofs._compat import XCom
 
+        if getattr(operator, "watched_run_id", "") is None:  # the task itself, ending before it published a run:
+            return ""  # no XCom to read (Airflow 3 would log its absence as an error in the task's log)
         url = XCom.get_value(key=XCOM_RUN_URL_KEY, ti_key=ti_key)
         return url if isinstance(url, str) else ""

@@ -203,7 +203,13 @@ class ActOnce:
         run_id = kept.run_id
         try:
             status = self.task.hook.get_status(run_id)
-        except OFSObjectNotFoundError:
+        except OFSObjectNotFoundError as error:
+            self.task.log.warning(
+                "OFS no longer knows run %s of the task's earlier try (code %s: Object does not exist); "
+                "starting a new run",
+                run_id,
+                error.code,
+            )
             return "NOT_FOUND"
         self.status_of_previous_try = status
         state = status.state

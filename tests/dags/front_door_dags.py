@@ -8,6 +8,7 @@ form, URI and CLI store them, IAM refusing the password, and an ESI refusal's me
 - ``uri_connection``: connection ``ofs_door_uri``, added with ``--conn-uri`` naming port and scheme.
 - ``refused_password``: ``retries=1``; IAM refuses the connection's password, so no retry may ask again.
 - ``unknown_batch``: ESI answers -3 (object does not exist).
+- ``undefined_connection``: connection ``ofs_door_nowhere`` exists nowhere.
 """
 
 from __future__ import annotations
@@ -33,3 +34,6 @@ with DAG(DAG_ID, start_date=datetime.datetime(2026, 1, 1), schedule=None, catchu
         **POLL,
     )
     OFSTriggerBatchOperator(task_id="unknown_batch", batch_name="FD_NO_SUCH_BATCH", **POLL)
+    OFSTriggerBatchOperator(
+        task_id="undefined_connection", batch_name="FD_NOWHERE", ofs_conn_id="ofs_door_nowhere", **POLL
+    )

@@ -112,7 +112,7 @@ def test_retry_of_a_failed_run_triggers_a_new_run_by_default(sim):
     assert store.values[KEY]["run_id"] != previous
 
 
-def test_retry_with_a_run_id_ofs_no_longer_knows_triggers_a_new_run(sim):
+def test_retry_with_a_run_id_ofs_no_longer_knows_triggers_a_new_run_and_says_why(sim, capsys, caplog):
     store = TaskStateStore(**{KEY: kept("SLOW_1999-01-01_1_1", "SLOW")})
 
     run_id = operator("SLOW").execute({"task_state_store": store})
@@ -120,6 +120,8 @@ def test_retry_with_a_run_id_ofs_no_longer_knows_triggers_a_new_run(sim):
     assert store.values[KEY] == kept(run_id, "SLOW")
     assert run_id != "SLOW_1999-01-01_1_1"
     assert sim.journal.runs_created() == 1
+    logged = capsys.readouterr().out + caplog.text
+    assert "OFS no longer knows run SLOW_1999-01-01_1_1 of the task's earlier try (code -3" in logged
 
 
 def test_not_durable_triggers_on_every_try(sim):

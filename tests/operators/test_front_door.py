@@ -109,3 +109,17 @@ def test_an_esi_refusal_ends_the_task_log_with_its_message_not_a_deep_stack(fron
     assert states["unknown_batch"] == ("failed", 1), output[-4000:]
     assert "FD_NO_SUCH_BATCH" in output
     assert "airflow_provider_ofs/protocol" not in output, "frames below the operator's method bury the message"
+
+
+def test_an_undefined_connection_is_named_with_where_to_add_it(front_door):
+    _, states, output, _ = front_door
+
+    assert states["undefined_connection"] == ("failed", 1), output[-4000:]
+    assert "Connection 'ofs_door_nowhere' is not defined: add it (Admin > Connections" in output
+    assert "plain Python process" not in output, "a task can read stored connections"
+
+
+def test_a_task_that_failed_before_any_run_logs_no_missing_xcom(front_door):
+    _, _, output, _ = front_door
+
+    assert "XCom not found" not in output

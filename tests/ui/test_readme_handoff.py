@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONSUMER = "ofs_watch_announced_run"
 
 pytestmark = [
+    pytest.mark.ui,  # the user's path, with the browser test (make test-ui): a minute of a scheduler
     pytest.mark.airflow_e2e,
     pytest.mark.timeout(900),
     pytest.mark.skipif(airflow_version() < (3, 1), reason="the walkthrough is Airflow 3's REST API (3.0.0: see above)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -75,10 +76,11 @@ def deferral_settle_seconds() -> float:
 def reads_stored_connections() -> bool:
     """Whether this process can read connections stored in Airflow's database.
 
-    On Airflow 3 only a task or the triggerer can, through their supervisor's channel to the API server; a
-    plain Python script cannot. On 2.11 every process reads the database itself.
+    On Airflow 3 only a task or the triggerer can, through their supervisor's channel to the API server (or, in
+    3.0's ``airflow dags test``, a task run in-process the Airflow 2 way); a plain Python script cannot. On 2.11
+    every process reads the database itself. A task is known by the context Airflow exports to its environment.
     """
-    if IS_AIRFLOW_2:
+    if IS_AIRFLOW_2 or "AIRFLOW_CTX_DAG_ID" in os.environ:
         return True
     from airflow.sdk.execution_time import task_runner
 

@@ -180,6 +180,7 @@ def test_a_plain_script_is_told_where_airflow_3_keeps_stored_connections(monkeyp
     from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 
     monkeypatch.delenv("AIRFLOW_CONN_OFS_SCRIPT_ONLY", raising=False)
+    monkeypatch.delenv("AIRFLOW_CTX_DAG_ID", raising=False)  # what Airflow exports in a task's process
 
     with pytest.raises(OFSConnectionConfigError) as raised:
         OFSSchedulerHook(ofs_conn_id="ofs_script_only").get_status("R1")

@@ -15,13 +15,18 @@ LOCKS = Path(__file__).resolve().parent
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>[^\s;]+)")
 
 
+def normalized(name: str) -> str:
+    """A distribution name as PyPI compares them (PEP 503): ``jaraco.classes`` is ``jaraco-classes``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def pins(text: str) -> dict[str, str]:
-    """The ``name==version`` lines of a lock, by lower-cased name."""
+    """The ``name==version`` lines of a lock, by normalized name."""
     found = {}
     for line in text.splitlines():
         match = PIN.match(line)
         if match:
-            found[match["name"].lower().replace("_", "-")] = match["version"]
+            found[normalized(match["name"])] = match["version"]
     return found
 
 

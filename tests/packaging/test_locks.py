@@ -11,7 +11,7 @@ import pytest
 from tests.packaging.locks import LOCK, ROOT
 
 sys.path.insert(0, str(ROOT / "locks"))
-from changes import pins
+from changes import normalized, pins
 
 pytestmark = pytest.mark.compat
 # Installed by the Makefile beside the locked packages: the project itself and the installer.
@@ -26,9 +26,7 @@ def locked() -> dict[str, str]:
 
 
 def test_every_installed_package_is_at_its_locked_version(locked: dict[str, str]) -> None:
-    installed = {
-        dist.metadata["Name"].lower().replace("_", "-"): dist.version for dist in importlib.metadata.distributions()
-    }
+    installed = {normalized(dist.metadata["Name"]): dist.version for dist in importlib.metadata.distributions()}
 
     floating = {name: version for name, version in installed.items() if name not in NOT_LOCKED and name not in locked}
     moved = {

@@ -7,19 +7,12 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from airflow_provider_ofs._compat import deferral_settle_seconds
 from airflow_provider_ofs.exceptions import OFSRunTimeoutError, OFSSchedulerError
 from airflow_provider_ofs.metrics import run_ended
 from airflow_provider_ofs.operators.act_once import RunKeeper, accepted
 from airflow_provider_ofs.published import RunOutcome, push_outcome, push_run
 from airflow_provider_ofs.run_watch import End, Look, RunWatch, interrupt_result, kill_plan, log_notes
-from airflow_provider_ofs.watching import (
-    WatchEvent,
-    first_trigger_look,
-    raise_watch_failure,
-    try_deadline,
-    wait_deadline,
-)
+from airflow_provider_ofs.watching import WatchEvent, raise_watch_failure, try_deadline, wait_deadline
 
 if TYPE_CHECKING:
     from airflow_provider_ofs._compat import Context
@@ -112,7 +105,7 @@ class RunWaiter:
                 if look.end is None:
                     log_notes(task.log, look.notes)
                     if deferring:
-                        self._defer(watch, first_trigger_look(time.time(), look.pause, deferral_settle_seconds()))
+                        self._defer(watch, look.pause)
                     time.sleep(look.pause)
                 elif self._follow(look, watch, context):
                     return watch.run_id
@@ -172,14 +165,14 @@ class RunWaiter:
         task.log.info("OFS run %s of %s succeeded", watch.run_id, task.batch_name)
         return True
 
-    def _defer(self, watch: RunWatch, first_look_at: float) -> NoReturn:
+    def _defer(self, watch: RunWatch, pause: float) -> NoReturn:
         # Imported here: the trigger module loads Airflow's trigger base (about 10 ms) that parsing a DAG does not need.
         from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
 
         # timeout=None: the trigger enforces the deadline itself and yields a timeout event, so that
         # execute_complete runs and can interrupt the run (a framework timeout would orphan it).
         self.task.defer(
-            trigger=OFSBatchRunTrigger.going_on_with(watch, self.task.ofs_conn_id, first_look_at),
+            trigger=OFSBatchRunTrigger.going_on_with(watch, self.task.ofs_conn_id, time.time(), pause),
             method_name="execute_complete",
             kwargs={"restarts_done": watch.restarts_done},
             timeout=None,

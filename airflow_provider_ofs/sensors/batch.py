@@ -8,19 +8,13 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_ofs._compat import (
-    AirflowSensorTimeout,
-    BaseSensorOperator,
-    Context,
-    default_deferrable,
-    deferral_settle_seconds,
-)
+from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_seconds, require_name
 from airflow_provider_ofs.assets import with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, push_outcome, push_run
 from airflow_provider_ofs.run_watch import End, Look, RunWatch, log_notes
-from airflow_provider_ofs.watching import WatchEvent, first_trigger_look, try_deadline
+from airflow_provider_ofs.watching import WatchEvent, try_deadline
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -130,8 +124,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
 
         now = time.time()
         watch = self._new_watch(try_deadline(context, now, self.timeout, self.execution_timeout), now)
-        first_look_at = first_trigger_look(now, self.poll_interval, deferral_settle_seconds())
-        trigger = OFSBatchRunTrigger.going_on_with(watch, self.ofs_conn_id, first_look_at)
+        trigger = OFSBatchRunTrigger.going_on_with(watch, self.ofs_conn_id, now, self.poll_interval)
         self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
 
     def _require_run_id(self, context: Context) -> None:

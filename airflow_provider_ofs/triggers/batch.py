@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from airflow_provider_ofs._compat import BaseTrigger, TriggerEvent
+from airflow_provider_ofs._compat import BaseTrigger, TriggerEvent, deferral_settle_seconds
 from airflow_provider_ofs.arguments import poll_seconds
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.run_watch import RunWatch, interrupt_result, kill_plan, log_notes
-from airflow_provider_ofs.watching import WatchEvent
+from airflow_provider_ofs.watching import WatchEvent, first_trigger_look
 
 #: Longest time ``on_kill`` (or the deadline) spends interrupting the run (the triggerer bounds it too).
 ON_KILL_TIMEOUT = 30.0
@@ -76,7 +76,7 @@ class OFSBatchRunTrigger(BaseTrigger):
     :param interrupt_on_kill: interrupt the run when a user kills the deferred task, and when ``deadline``
         passes (needs ``batch_name``).
     :param first_look_at: epoch seconds before which the trigger makes no status call and yields no event
-        (``None``: at once). The operators and the sensor set it from ``watching.first_trigger_look``.
+        (``None``: at once). ``going_on_with`` sets it, as the operators and the sensor defer.
     """
 
     def __init__(
@@ -120,8 +120,12 @@ class OFSBatchRunTrigger(BaseTrigger):
         )
 
     @classmethod
-    def going_on_with(cls, watch: RunWatch, ofs_conn_id: str, first_look_at: float | None) -> OFSBatchRunTrigger:
-        """The trigger that goes on with a task's watch in the triggerer (the task resumes with its event)."""
+    def going_on_with(cls, watch: RunWatch, ofs_conn_id: str, looked_at: float, pause: float) -> OFSBatchRunTrigger:
+        """The trigger that goes on with a task's watch in the triggerer (the task resumes with its event).
+
+        The task last looked at the run at ``looked_at`` and would look again after ``pause``; the trigger's
+        first look comes then, and no sooner than ``[ofs] deferral_settle_seconds`` (``first_trigger_look``).
+        """
         return cls(
             batch_run_id=watch.run_id,
             ofs_conn_id=ofs_conn_id,
@@ -131,7 +135,7 @@ class OFSBatchRunTrigger(BaseTrigger):
             deadline=watch.deadline,
             waiting_since=watch.waiting_since,
             interrupt_on_kill=bool(watch.interrupt_on_kill),
-            first_look_at=first_look_at,
+            first_look_at=first_trigger_look(looked_at, pause, deferral_settle_seconds()),
         )
 
     def _hook(self) -> OFSSchedulerHook:

@@ -19,7 +19,7 @@ from airflow_provider_ofs.sensors.batch import OFSBatchRunSensor
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
 from airflow_provider_ofs.watching import first_trigger_look
-from tests.hook.conftest import run_on_loop
+from tests.triggers.test_batch_trigger import events
 
 QUICK = {"batches": {"QUICK": {"tasks": [{"code": "ONLY", "seconds": 0.01, "outcome": "success"}]}}}
 SLOW = {"batches": {"SLOW": {"tasks": [{"code": "LONG", "seconds": 600, "outcome": "success"}]}}}
@@ -81,10 +81,7 @@ def test_the_trigger_makes_no_status_call_before_its_first_look(simulator):
     first_look_at = time.time() + 0.5
     trigger = OFSBatchRunTrigger(run_id, poll_interval=0.05, first_look_at=first_look_at)
 
-    async def collect():
-        return [event.payload async for event in trigger.run()]
-
-    (event,) = run_on_loop(collect)
+    (event,) = events(trigger)
 
     assert event["status"] == "success"
     assert min(entry.at for entry in simulator.journal.entries("status")) >= first_look_at

@@ -115,16 +115,40 @@ def convert_asset_to_openlineage(asset: Any, lineage_context: Any) -> Any:
 # ----------------------------------------------------------------------------------------------- events
 
 
+def _listed(ports: Any) -> list[Any]:
+    """A task's inlets or outlets as a new list (Airflow takes one object, a list or a tuple)."""
+    if ports is None:
+        return []
+    return list(ports) if isinstance(ports, (list, tuple)) else [ports]
+
+
 def with_runs_alias(outlets: Any) -> list[Any]:
     """A task's outlets with ``OFS_RUNS_ALIAS`` added (once)."""
-    if outlets is None:
-        listed: list[Any] = []
-    elif isinstance(outlets, (list, tuple)):
-        listed = list(outlets)
-    else:
-        listed = [outlets]
+    listed = _listed(outlets)
     if not any(isinstance(o, AssetAlias) and o.name == OFS_RUNS_ALIAS for o in listed):
         listed.append(AssetAlias(name=OFS_RUNS_ALIAS))
+    return listed
+
+
+def with_batch_inlet(inlets: Any, conn_id: Any, batch_name: Any) -> list[Any]:
+    """A task's inlets with its batch's asset added (once), when the connection id and batch name are plain text.
+
+    Airflow registers the assets of inlets where it parses the DAG file. One that only the alias names is
+    created by its first event, and two tasks that emit that first event at once (the night's scheduled run
+    and a run triggered by hand) fail one of them: Airflow inserts the asset twice. A templated or mapped
+    name is known only when the task runs, and is left to the alias.
+    """
+    from airflow_provider_ofs.arguments import is_template
+
+    listed = _listed(inlets)
+    if is_template(conn_id) or is_template(batch_name):
+        return listed
+    try:
+        uri = ofs_batch_uri(conn_id, batch_name)
+    except ValueError:  # the operator names a bad batch name itself
+        return listed
+    if not any(getattr(port, "uri", None) == uri for port in listed):
+        listed.append(asset_of(uri))
     return listed
 
 
@@ -346,5 +370,6 @@ __all__ = [
     "sanitize_uri",
     "skip_if_succeeded_before",
     "triggering_run",
+    "with_batch_inlet",
     "with_runs_alias",
 ]

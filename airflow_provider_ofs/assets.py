@@ -28,6 +28,7 @@ from airflow_provider_ofs.asset_events import (
     sanitize_uri,
     skip_if_succeeded_before,
     triggering_run,
+    with_batch_inlet,
     with_runs_alias,
 )
 
@@ -61,5 +62,6 @@ __all__ = [
     "sanitize_uri",
     "skip_if_succeeded_before",
     "triggering_run",
+    "with_batch_inlet",
     "with_runs_alias",
 ]

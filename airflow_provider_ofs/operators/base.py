@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import BaseOperator, Context, ResumableJobMixin, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_seconds, require_name, seconds
-from airflow_provider_ofs.assets import with_runs_alias
+from airflow_provider_ofs.assets import with_batch_inlet, with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.operators.act_once import ActOnce, RunKeeper, is_active, is_succeeded
 from airflow_provider_ofs.operators.run_waiter import RunWaiter
@@ -41,7 +41,9 @@ class OFSBatchRunWaitingOperator(BaseOperator):
     :param interrupt_on_kill: interrupt the run when the task is killed or times out.
     :param ofs_conn_id: the ``ofs_scheduler`` connection.
     :param emit_asset_event: when the run the task waited for succeeds, emit an event of the batch's asset
-        (``airflow_provider_ofs.assets``), through the alias ``ofs_batch_runs`` added to the task's outlets.
+        (``airflow_provider_ofs.assets``), through the alias ``ofs_batch_runs`` added to the task's outlets. When
+        the connection id and batch name are plain text, the batch's asset is added to the inlets, so that
+        Airflow registers it where it parses the DAG file (``asset_events.with_batch_inlet``).
     """
 
     ui_color = "#f5d6c6"
@@ -67,6 +69,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         self.emit_asset_event = emit_asset_event
         if emit_asset_event and wait_for_completion:
             self.outlets = with_runs_alias(self.outlets)
+            self.inlets = with_batch_inlet(self.inlets, ofs_conn_id, batch_name)
         self.poll_interval = poll_seconds(poll_interval)
         self.timeout = seconds("timeout", timeout)
         self.deferrable = default_deferrable() if deferrable is None else deferrable
@@ -84,13 +87,17 @@ class OFSBatchRunWaitingOperator(BaseOperator):
 
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Airflow's ``partial``, with the ``ofs_batch_runs`` alias in the outlets, as ``__init__`` adds it.
+        """Airflow's ``partial``, with the ``ofs_batch_runs`` alias in the outlets (and the batch's asset in the
+        inlets), as ``__init__`` adds them.
 
         A mapped task's outlets are what ``partial`` was given: without this, Airflow would not register the
         alias where the DAG is parsed (Airflow 2 then cannot link the event to it).
         """
         if kwargs.get("emit_asset_event", True) and kwargs.get("wait_for_completion", True):
             kwargs["outlets"] = with_runs_alias(kwargs.get("outlets"))
+            if "batch_name" in kwargs:
+                conn_id = kwargs.get("ofs_conn_id", DEFAULT_CONN_ID)
+                kwargs["inlets"] = with_batch_inlet(kwargs.get("inlets"), conn_id, kwargs["batch_name"])
         return super().partial(**kwargs)
 
     @cached_property

@@ -14,6 +14,7 @@ from airflow_provider_ofs.transport import (
     check_head,
     proxy_refused,
     setup_error,
+    shown_proxy,
     transport_error,
 )
 
@@ -58,8 +59,8 @@ def post(
         raise transport_error(request, FailureKind.TIMEOUT) from None
     except requests.exceptions.SSLError:
         raise setup_error(settings, request) from None
-    except requests.exceptions.ProxyError as error:  # the proxy could not be reached or did not carry the call
-        raise proxy_refused(settings, request, proxy or "", _tunnel_status(error)) from None
+    except requests.exceptions.ProxyError as error:
+        raise _proxy_failure(settings, request, proxy or "", error) from None
     except requests.exceptions.ConnectionError as error:
         raise transport_error(request, _connection_failure(error)) from None
     except DecodeError:  # a Content-Encoding the body does not follow
@@ -111,13 +112,34 @@ def _connection_failure(error: requests.exceptions.ConnectionError) -> FailureKi
 _TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})")
 
 
-def _tunnel_status(error: requests.exceptions.ProxyError) -> int | None:
-    """The HTTP status with which the proxy refused a CONNECT; ``None`` when it was not reached or gave none.
+def _proxy_failure(
+    settings: ConnectionSettings, request: HttpRequest, proxy: str, error: requests.exceptions.ProxyError
+) -> Exception:
+    """The error for a ``ProxyError``: whether the call may have reached the service decides it.
 
-    urllib3 raises its ``ProxyError`` only while connecting to the proxy or through it, before anything is sent
-    to the service.
+    urllib3 says "Unable to connect to proxy" for more than that: a forward proxy (an ``http://`` service)
+    that took the whole request, passed it on and then dropped the client raises it too. Only a proxy never
+    reached, or a CONNECT tunnel it refused with a status, proves that nothing was sent (``proxy_refused``);
+    anything else may have been processed.
     """
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    status = _tunnel_status(error)
+    cause = _proxy_cause(error)
+    if status is not None or isinstance(cause, (NewConnectionError, ConnectTimeoutError, ConnectionRefusedError)):
+        return proxy_refused(settings, request, proxy, status)
+    dropped_by = f" (by the proxy {shown_proxy(proxy)}, after it took the call)"
+    return transport_error(request, FailureKind.DROPPED, dropped_by)
+
+
+def _proxy_cause(error: requests.exceptions.ProxyError) -> object:
+    """What urllib3's ``ProxyError`` inside ``error`` wraps (its ``original_error``), or ``None``."""
     reason = error.args[0] if error.args else None
     reason = getattr(reason, "reason", reason)  # MaxRetryError -> urllib3's ProxyError
-    found = _TUNNEL_REFUSED.search(str(getattr(reason, "original_error", "")))
+    return getattr(reason, "original_error", None)
+
+
+def _tunnel_status(error: requests.exceptions.ProxyError) -> int | None:
+    """The HTTP status with which the proxy refused a CONNECT; ``None`` when it gave none."""
+    found = _TUNNEL_REFUSED.search(str(_proxy_cause(error) or ""))
     return int(found.group(1)) if found else None

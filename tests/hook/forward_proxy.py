@@ -32,12 +32,20 @@ class ForwardProxy:
 
     ``credentials`` (``"user:password"``) makes it answer 407 to a request without them in
     ``Proxy-Authorization``; ``connect_status`` makes it refuse every CONNECT with that status.
+    ``faults`` scripts its next requests (POST or CONNECT), one entry each, then it behaves again:
+
+    - ``"drop_before"``: read the request, then close the client's connection without forwarding it;
+    - ``"drop_after"``: forward the request (the service acts on it), then close without answering;
+    - an HTTP status: answer it without forwarding (a CONNECT: refuse the tunnel with it);
+    - ``"504_after"``: forward the request, then answer 504 (the proxy gave up waiting for the answer).
     """
 
     def __init__(self) -> None:
         self.log: list[str] = []
         self.credentials: str | None = None
         self.connect_status: int | None = None
+        self.faults: list[int | str] = []
+        self._faults_lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,11 +67,28 @@ class ForwardProxy:
                 self.close_connection = True
                 return True
 
+            def answer(self, status: int) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", "0")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+
+            def drop(self) -> None:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
             def do_CONNECT(self) -> None:
                 host, _, port = self.path.rpartition(":")
                 proxy.log.append(f"CONNECT {self.path}")
                 if self.refused():
                     return
+                fault = proxy.next_fault()
+                if isinstance(fault, int):
+                    return self.answer(fault)
+                if fault is not None:  # a tunnel never opened: nothing reached the service
+                    return self.drop()
                 if host not in LOOPBACK:
                     self.send_error(403, "loopback targets only")
                     return
@@ -83,12 +108,21 @@ class ForwardProxy:
                 if target.scheme != "http" or target.hostname not in LOOPBACK:
                     self.send_error(403, "absolute http:// URIs to loopback only")
                     return
+                fault = proxy.next_fault()
+                if fault == "drop_before":
+                    return self.drop()
+                if isinstance(fault, int):
+                    return self.answer(fault)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 upstream = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=30)
                 try:
                     upstream.request("POST", target.path or "/", body=body, headers=headers)
                     answer = upstream.getresponse()
                     raw = answer.read()
+                    if fault == "drop_after":
+                        return self.drop()
+                    if fault == "504_after":
+                        return self.answer(504)
                     self.send_response(answer.status, answer.reason)
                     for name, value in answer.getheaders():
                         if name.lower() not in HOP_BY_HOP | {"content-length"}:
@@ -107,6 +141,11 @@ class ForwardProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def next_fault(self) -> int | str | None:
+        """The scripted fault for the request being handled, if any is left."""
+        with self._faults_lock:
+            return self.faults.pop(0) if self.faults else None
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_ofs.simulator import Simulator
 from tests.reliability.catalogues import MATRIX_CATALOGUE
-from tests.reliability.fault_matrix import SLOW_SECONDS, Result, render
+from tests.reliability.fault_matrix import SLOW_SECONDS, Result, proxy_tables, render
 
 SPEED = 100.0
 
@@ -20,6 +20,19 @@ def rel_simulator() -> Iterator[Simulator]:
     """One simulator for a test module; each test calls ``reset()`` (runs, faults, journal) before use."""
     simulator = Simulator(MATRIX_CATALOGUE, speed=SPEED, slow_seconds=SLOW_SECONDS).start()
     yield simulator
+    simulator.stop()
+
+
+@pytest.fixture(scope="module")
+def rel_tls_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulator, str]]:
+    """``rel_simulator`` over HTTPS, with its self-signed certificate (the CA bundle that verifies it)."""
+    from airflow_provider_ofs.simulator.tls import make_self_signed_cert
+
+    certfile, keyfile = make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+    simulator = Simulator(
+        MATRIX_CATALOGUE, speed=SPEED, slow_seconds=SLOW_SECONDS, ssl_certfile=certfile, ssl_keyfile=keyfile
+    ).start()
+    yield simulator, certfile
     simulator.stop()
 
 
@@ -35,4 +48,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not results:
         return
     terminalreporter.write_sep("=", f"OFS fault matrix: {len(results)} cells observed")
-    terminalreporter.write_line(render(results, mark_unexpected=True))
+    if any(":" not in key for _, key in results):
+        terminalreporter.write_line(render(results, mark_unexpected=True))
+    if any(":" in key for _, key in results):
+        terminalreporter.write_line("\nThrough a proxy:\n\n" + proxy_tables(results, mark_unexpected=True))

@@ -7,7 +7,7 @@ prints and that ``docs/fault-matrix.md`` keeps.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -71,6 +71,8 @@ class Outcome(str, Enum):
     RECOVERED = "recovered"
     OUTCOME_UNKNOWN = "failed: may have been processed"
     NO_TOKEN = "failed: no token"
+    NOT_REACHED = "failed: not reached"
+    CONFIGURATION = "failed: configuration"
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,16 @@ def expected(call: Call, fault: Fault) -> Result:
     """
     if fault.key == "token_gone":
         return Result(Outcome.NO_TOKEN.value, 0)
+    return by_the_rules(call, processed=fault.processed, repeatable=fault.never_processed_and_says_so)
+
+
+def by_the_rules(call: Call, *, processed: bool, repeatable: bool) -> Result:
+    """A transient fault's cell: a status poll, or a call the client may repeat, recovers; the others fail
+    saying that they may have been processed, and changed a run when the server acted."""
     runs = 1 if call.changes_runs else 0
-    if not call.changes_runs or fault.never_processed_and_says_so:
+    if not call.changes_runs or repeatable:
         return Result(Outcome.RECOVERED.value, runs)
-    return Result(Outcome.OUTCOME_UNKNOWN.value, 1 if fault.processed else 0)
+    return Result(Outcome.OUTCOME_UNKNOWN.value, 1 if processed else 0)
 
 
 def cell_text(call: Call, result: Result) -> str:
@@ -151,20 +159,31 @@ def cell_text(call: Call, result: Result) -> str:
     return f"{result.outcome} · {result.runs} run{'' if result.runs == 1 else 's'}"
 
 
-def render(results: Mapping[tuple[str, str], Result], *, mark_unexpected: bool = False) -> str:
-    """The matrix as a Markdown table: one line per fault, one column per call; missing cells show ``not run``."""
+def render(
+    results: Mapping[tuple[str, str], Result],
+    *,
+    mark_unexpected: bool = False,
+    rows: Sequence[tuple[str, str]] | None = None,
+) -> str:
+    """The matrix as a Markdown table: one line per fault, one column per call; missing cells show ``not run``.
+
+    ``rows`` (label, result key) draws another table of the same calls: the proxy tables.
+    """
+    if rows is None:
+        rows = [(fault.label, fault.key) for fault in FAULTS]
     header = ["fault", *(call.label for call in CALLS)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    for fault in FAULTS:
-        cells = [fault.label]
+    for label, key in rows:
+        cells = [label]
         for call in CALLS:
-            result = results.get((call.key, fault.key))
+            result = results.get((call.key, key))
             if result is None:
                 cells.append("not run")
                 continue
             text = cell_text(call, result)
-            if mark_unexpected and result != expected(call, fault):
-                text = f"**{text}** (expected: {cell_text(call, expected(call, fault))})"
+            wanted = expected_by_key(call, key)
+            if mark_unexpected and result != wanted:
+                text = f"**{text}** (expected: {cell_text(call, wanted)})"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -260,3 +279,139 @@ def accepted_table() -> str:
             for fault in ACCEPTED_FAULTS
         }
     )
+
+
+# ------------------------------------------------------------------------------------------ through a proxy
+
+PROXY_BEGIN = "<!-- proxy-matrix:begin (generated from tests/reliability/fault_matrix.py) -->"
+PROXY_END = "<!-- proxy-matrix:end -->"
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How the calls reach ESI through a proxy: forwarded (an ``http://`` ESI) or tunnelled (CONNECT, ``https://``)."""
+
+    key: str
+    label: str
+    tls: bool
+
+
+TRANSPORTS = [
+    Transport("forward", "forward proxy (http:// ESI: the proxy takes the request and passes it on)", tls=False),
+    Transport("connect", "CONNECT proxy (https:// ESI: the proxy opens a tunnel, then carries bytes)", tls=True),
+]
+
+
+@dataclass(frozen=True)
+class ProxyCase:
+    """One proxy fault on one transport.
+
+    :param proxy: what the proxy does to its next request or tunnel (``ForwardProxy.faults``).
+    :param service: what the simulator does to the verb's next call (through a tunnel, the proxy only
+        carries bytes: a drop after the service acted is the service's connection dropping).
+    :param processed: the service acts on the call although the client sees the fault.
+    :param nothing_sent: the client can tell that nothing reached the service (a CONNECT refused with a
+        status), so even a call that changes a run is repeated.
+    """
+
+    proxy: tuple[int | str, ...] = ()
+    service: tuple[int | str, ...] = ()
+    processed: bool = False
+    nothing_sent: bool = False
+
+
+@dataclass(frozen=True)
+class ProxyFault:
+    """A row of the proxy tables: what goes wrong at the proxy, played on both transports.
+
+    :param ends: how every call ends whatever the retry rules (the proxy is down, or wants credentials).
+    :param proxy_down: the connection's proxy is a port where nothing listens.
+    :param credentials: the proxy wants these, and the connection's proxy URL has none (407).
+    """
+
+    key: str
+    label: str
+    forward: ProxyCase = ProxyCase()
+    connect: ProxyCase = ProxyCase()
+    ends: Outcome | None = None
+    proxy_down: bool = False
+    credentials: bool = False
+
+    def case(self, transport: Transport) -> ProxyCase:
+        return self.connect if transport.tls else self.forward
+
+
+PROXY_FAULTS = [
+    ProxyFault("down", "proxy down (connection refused)", ends=Outcome.NOT_REACHED, proxy_down=True),
+    ProxyFault("auth", "proxy wants credentials (HTTP 407)", ends=Outcome.CONFIGURATION, credentials=True),
+    ProxyFault(
+        "drop_before",
+        "proxy drops the connection before passing the call on",
+        forward=ProxyCase(proxy=("drop_before",)),
+        connect=ProxyCase(proxy=("drop_before",)),  # during CONNECT; neither client tells it from a later drop
+    ),
+    ProxyFault(
+        "drop_after",
+        "proxy drops the connection after passing the call on (ESI acted)",
+        forward=ProxyCase(proxy=("drop_after",), processed=True),
+        connect=ProxyCase(service=("reset_after",), processed=True),
+    ),
+    ProxyFault(
+        "http502",
+        "proxy answers HTTP 502 (forward: instead of the answer; CONNECT: no tunnel)",
+        forward=ProxyCase(proxy=(502,)),
+        connect=ProxyCase(proxy=(502,), nothing_sent=True),
+    ),
+    ProxyFault(
+        "http504",
+        "proxy answers HTTP 504 (forward: after passing the call on, ESI acted; CONNECT: no tunnel)",
+        forward=ProxyCase(proxy=("504_after",), processed=True),
+        connect=ProxyCase(proxy=(504,), nothing_sent=True),
+    ),
+]
+
+
+def proxy_key(transport: Transport, fault: ProxyFault) -> str:
+    """The result key of a proxy cell (the fault's place in ``render``'s results)."""
+    return f"{transport.key}:{fault.key}"
+
+
+def proxy_expected(call: Call, transport: Transport, fault: ProxyFault) -> Result:
+    """The retry rules through a proxy: only a proxy never reached or a refused CONNECT proves nothing was sent.
+
+    A proxy down fails every call as not reached (after the retries; nothing was sent, so an Airflow retry
+    may send it again); a 407 fails it as a configuration error, not retried.
+    """
+    if fault.ends is not None:
+        return Result(fault.ends.value, 0)
+    case = fault.case(transport)
+    return by_the_rules(call, processed=case.processed, repeatable=case.nothing_sent)
+
+
+def proxy_rows(transport: Transport) -> list[tuple[str, str]]:
+    """The rows of one transport's table, for ``render``."""
+    return [(fault.label, proxy_key(transport, fault)) for fault in PROXY_FAULTS]
+
+
+def proxy_tables(results: Mapping[tuple[str, str], Result] | None = None, *, mark_unexpected: bool = False) -> str:
+    """One table per transport: observed ``results``, or ``proxy_expected`` for every cell (the docs)."""
+    if results is None:
+        results = {
+            (call.key, proxy_key(transport, fault)): proxy_expected(call, transport, fault)
+            for transport in TRANSPORTS
+            for fault in PROXY_FAULTS
+            for call in CALLS
+        }
+    return "\n\n".join(
+        f"**{transport.label}**\n\n" + render(results, mark_unexpected=mark_unexpected, rows=proxy_rows(transport))
+        for transport in TRANSPORTS
+    )
+
+
+def expected_by_key(call: Call, key: str) -> Result:
+    """The expected result of a cell, direct (a fault key) or through a proxy (``proxy_key``)."""
+    transport_key, _, fault_key = key.rpartition(":")
+    if not transport_key:
+        return expected(call, next(fault for fault in FAULTS if fault.key == key))
+    transport = next(t for t in TRANSPORTS if t.key == transport_key)
+    return proxy_expected(call, transport, next(fault for fault in PROXY_FAULTS if fault.key == fault_key))

@@ -10,6 +10,7 @@ tests/reliability/test_fault_matrix.py``).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -18,7 +19,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_ofs.exceptions import OFSOutcomeUnknownError, OFSTokenUnavailableError
+from airflow_provider_ofs.exceptions import (
+    FailureKind,
+    OFSConnectionConfigError,
+    OFSOutcomeUnknownError,
+    OFSTokenUnavailableError,
+    OFSTransportError,
+)
 from airflow_provider_ofs.hooks.async_client import close_shared_sessions
 from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
 from airflow_provider_ofs.simulator import Simulator
@@ -26,6 +33,8 @@ from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from airflow_provider_ofs.states import RunState
 from airflow_provider_ofs.tokens import TOKEN_CACHE
 from airflow_provider_ofs.triggers.batch import OFSBatchRunTrigger
+from tests.hook.conftest import closed_port
+from tests.hook.forward_proxy import ForwardProxy
 from tests.reliability.fault_matrix import (
     ACCEPTED_BEGIN,
     ACCEPTED_END,
@@ -34,13 +43,22 @@ from tests.reliability.fault_matrix import (
     DOCS_BEGIN,
     DOCS_END,
     FAULTS,
+    PROXY_BEGIN,
+    PROXY_END,
+    PROXY_FAULTS,
+    TRANSPORTS,
     Call,
     Fault,
     Outcome,
+    ProxyFault,
     Result,
+    Transport,
     accepted_table,
     expected,
     expected_table,
+    proxy_expected,
+    proxy_key,
+    proxy_tables,
 )
 
 DOCS = Path(__file__).parents[2] / "docs" / "fault-matrix.md"
@@ -109,6 +127,12 @@ def perform(call: Call, target: Target, simulator: Simulator) -> tuple[str, str]
         return Outcome.OUTCOME_UNKNOWN.value, str(error)
     except OFSTokenUnavailableError as error:
         return Outcome.NO_TOKEN.value, str(error)
+    except OFSConnectionConfigError as error:
+        return Outcome.CONFIGURATION.value, str(error)
+    except OFSTransportError as error:
+        if error.kind is not FailureKind.NOT_CONNECTED:
+            raise
+        return Outcome.NOT_REACHED.value, str(error)
     except Exception as error:
         return f"failed: {type(error).__name__}", str(error)
     return Outcome.RECOVERED.value, detail
@@ -170,6 +194,10 @@ def watch_with_trigger(target: Target) -> tuple[str, str]:
         return Outcome.RECOVERED.value, message
     if "OFSTokenUnavailableError" in message:
         return Outcome.NO_TOKEN.value, message
+    if payload["refused"]:  # an error no retry can fix: the connection's settings
+        return Outcome.CONFIGURATION.value, message
+    if FailureKind.NOT_CONNECTED.value in message:
+        return Outcome.NOT_REACHED.value, message
     return f"failed: {payload['status']} event", message
 
 
@@ -218,6 +246,66 @@ def test_call_recovers_or_fails_clearly_and_never_creates_two_runs(
         assert new_password_grants == (1 if fault.revoke_refresh_tokens else 0)
 
 
+@pytest.mark.parametrize("fault", PROXY_FAULTS, ids=lambda fault: fault.key)
+@pytest.mark.parametrize("transport", TRANSPORTS, ids=lambda transport: transport.key)
+@pytest.mark.parametrize("call", CALLS, ids=lambda call: call.key)
+def test_through_a_proxy_a_call_is_repeated_only_when_nothing_reached_esi(
+    call: Call,
+    transport: Transport,
+    fault: ProxyFault,
+    rel_simulator: Simulator,
+    rel_tls_simulator: tuple[Simulator, str],
+    fault_matrix_results: dict[tuple[str, str], Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulator, ca_bundle = rel_tls_simulator if transport.tls else (rel_simulator, "")
+    simulator.reset()
+    proxy = ForwardProxy()
+    try:
+        connect = through(simulator, ca_bundle, monkeypatch)
+        connect(proxy.url)
+        target = prepare(call.verb, simulator)
+        runs_before = runs_changed(call.verb, simulator)
+        case = fault.case(transport)
+        if case.service:
+            simulator.add_fault(call.verb, list(case.service))
+        proxy.faults = list(case.proxy)
+        if fault.credentials:
+            proxy.credentials = "proxyuser:proxy-password"
+        if fault.proxy_down:
+            connect(f"http://127.0.0.1:{closed_port()}")
+        calls_before = simulator.journal.count(call.verb)
+
+        outcome, detail = perform(call, target, simulator)
+    finally:
+        proxy.stop()
+
+    runs = runs_changed(call.verb, simulator) - runs_before
+    observed = Result(outcome, runs, detail)
+    fault_matrix_results[(call.key, proxy_key(transport, fault))] = observed
+    assert observed == proxy_expected(call, transport, fault), f"{call.label} {transport.key}, {fault.label}: {detail}"
+    if outcome == Outcome.OUTCOME_UNKNOWN.value:
+        assert simulator.journal.count(call.verb) - calls_before <= 1, "the call reached ESI once at most"
+        assert "not repeated" in detail
+    if outcome in (Outcome.NOT_REACHED.value, Outcome.CONFIGURATION.value):
+        assert simulator.journal.count(call.verb) == calls_before, "nothing reached ESI"
+        assert "proxy-password" not in detail
+
+
+def through(simulator: Simulator, ca_bundle: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``connect(proxy_url)``: the default connection to ``simulator`` through that proxy, with a pre-issued
+    token (so the proxy carries ESI calls only, and the fault meets the call under test)."""
+    verify = {"verify": ca_bundle} if ca_bundle else {}
+    monkeypatch.setenv(CONN_ENV_VAR, simulator.connection_json(**verify))
+    token = OFSSchedulerHook().get_token()
+
+    def connect(proxy_url: str) -> None:
+        extras = {**CONNECTION_EXTRAS, **verify, "access_token": token, "proxy": proxy_url}
+        monkeypatch.setenv(CONN_ENV_VAR, json.dumps(simulator.connection_dict(**extras)))
+
+    return connect
+
+
 def between(text: str, begin: str, end: str) -> str:
     """The part of ``text`` between two markers (an assertion names missing ones)."""
     assert begin in text, f"{DOCS} lost its marker {begin}"
@@ -233,8 +321,12 @@ def replaced(text: str, begin: str, end: str, table: str) -> str:
 
 @pytest.mark.parametrize(
     ("begin", "end", "table"),
-    [(DOCS_BEGIN, DOCS_END, expected_table), (ACCEPTED_BEGIN, ACCEPTED_END, accepted_table)],
-    ids=["one-try", "ofs-accepted-across-tries"],
+    [
+        (DOCS_BEGIN, DOCS_END, expected_table),
+        (PROXY_BEGIN, PROXY_END, proxy_tables),
+        (ACCEPTED_BEGIN, ACCEPTED_END, accepted_table),
+    ],
+    ids=["one-try", "through-a-proxy", "ofs-accepted-across-tries"],
 )
 def test_docs_show_the_fault_matrix_the_tests_enforce(begin: str, end: str, table: Any) -> None:
     generated = table()

@@ -93,7 +93,8 @@ def is_airflow_retry(ti: Any, retries: int | None) -> bool:
     A round starts with a new DAG run or with a clear by a person. Clearing sets ``max_tries`` to the try
     number plus ``retries`` (2.11 and 3.x alike), so the first try of each round is number ``max_tries -
     retries + 1``, as Airflow itself counts it. Without a task instance to ask, it answers ``True``: then
-    a stored run is reconnected to, never started twice.
+    a stored run is reconnected to, never started twice. ``retries`` is the DAG file's value now, which may
+    have changed since the round began: where a kept run records its round, ``kept_run.Round`` decides.
     """
     try_number = getattr(ti, "try_number", None)
     max_tries = getattr(ti, "max_tries", None)

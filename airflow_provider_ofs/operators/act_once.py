@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_ofs._compat import HAS_TASK_STATE_STORE, is_airflow_retry
 from airflow_provider_ofs.exceptions import OFSObjectNotFoundError, OFSOutcomeUnknownError, OFSTaskStateError
-from airflow_provider_ofs.kept_run import CallOut, KeptRun, Unreadable, intent_marker, read_kept, run_id_of
+from airflow_provider_ofs.kept_run import CallOut, KeptRun, Round, Unreadable, intent_marker, read_kept, run_id_of
 from airflow_provider_ofs.published import RunOutcome, push_outcome
 from airflow_provider_ofs.states import DONE_WITHOUT_FAILURE, STILL_RUNNING
 
@@ -60,7 +60,8 @@ class RunKeeper:
         """Keep ``run_id`` (of ``batch_name`` on ``conn_id``) for a retry to reconnect to, when durable."""
         store = self.store(context)
         if store is not None:
-            store.set(self.key, KeptRun(run_id, batch_name, conn_id).value())
+            round_ = Round.of(context.get("ti"), context.get("dag_run"))
+            store.set(self.key, KeptRun(run_id, batch_name, conn_id, round_).value())
 
 
 @contextmanager
@@ -127,6 +128,9 @@ class ActOnce:
     def __init__(self, task: ActingTask, keeper: RunKeeper, context: Context) -> None:
         self.task = task
         self.keeper = keeper
+        #: This try's round (``kept_run.Round``); ``None`` where Airflow does not say.
+        self.round = Round.of(context.get("ti"), context.get("dag_run"))
+        #: Whether this try is a retry, as far as Airflow's try numbers tell without a kept round.
         self.retrying = is_airflow_retry(context.get("ti"), task.retries)
         #: The run a previous try kept, when it failed: a retry may restart it instead of acting anew.
         self.failed_run: str | None = None
@@ -163,7 +167,7 @@ class ActOnce:
             return self._keep_accepted(self.task.act(context, self), context, None)
         key = self.keeper.key
         previous = store.get(key)
-        store.set(key, intent_marker(time.time()))
+        store.set(key, intent_marker(time.time(), self.round))
         try:
             run_id = self.task.act(context, self)
         except OFSOutcomeUnknownError:
@@ -181,7 +185,7 @@ class ActOnce:
 
         Anything failing here fails the task without retry (``accepted``), leaving the intent marker in the store.
         """
-        kept = KeptRun(run_id, self.task.batch_name, self.task.ofs_conn_id).value()
+        kept = KeptRun(run_id, self.task.batch_name, self.task.ofs_conn_id, self.round).value()
         with accepted(run_id, *self.task.accepted_call()):
             if store is not None:
                 store.set(self.keeper.key, kept)
@@ -201,6 +205,7 @@ class ActOnce:
         if kept is None:
             return "CLEARED"
         run_id = kept.run_id
+        retrying = self._retry_of(kept.round)
         try:
             status = self.task.hook.get_status(run_id)
         except OFSObjectNotFoundError as error:
@@ -214,14 +219,14 @@ class ActOnce:
         self.status_of_previous_try = status
         state = status.state
         if state in STILL_RUNNING:
-            if not self.retrying:
+            if not retrying:
                 self.task.log.warning(
                     "The task was cleared while OFS run %s is still %s: watching it rather than starting another",
                     run_id,
                     state.name,
                 )
             return state.name
-        if not self.retrying:
+        if not retrying:
             self.task.log.info(
                 "The task was cleared: OFS run %s of its earlier tries ended %s; acting anew", run_id, state.name
             )
@@ -247,6 +252,15 @@ class ActOnce:
                 push_outcome(self.task, context, RunOutcome.of(status, status.state))
         return self.task.watched_run_id or run_id_of(external_id)
 
+    def _retry_of(self, kept_round: Round | None) -> bool:
+        """Whether this try is a retry in the round of tries that kept ``kept_round``, not a new round after a clear.
+
+        Told by the rounds Airflow stored (``kept_run.Round``) when both are known; otherwise by the try numbers.
+        """
+        if kept_round is not None and self.round is not None:
+            return kept_round == self.round
+        return self.retrying
+
     # ------------------------------------------------------------------------ what a retry refuses
 
     def _kept_run(self, value: Any) -> KeptRun | None:
@@ -261,7 +275,7 @@ class ActOnce:
             error = self._lost_call_error(kept.sent_at)
         else:
             error = self._unreadable_error(value, kept)
-        if self.retrying:
+        if self._retry_of(None if isinstance(kept, Unreadable) else kept.round):
             raise error
         self.task.log.warning(
             "The task was cleared, so it acts anew and ignores what its earlier tries kept: %s", error

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from airflow_provider_ofs.protocol.answers import (
     MAX_ANSWER_BYTES,
-    MAX_RUN_ID_LENGTH,
     QUOTED_VALUE_LENGTH,
     StatusPoll,
     accepted_then_failed,
@@ -29,7 +28,6 @@ from airflow_provider_ofs.protocol.answers import (
     parse_status,
     quote_value,
     run_id_from,
-    run_id_problem,
 )
 from airflow_provider_ofs.protocol.calls import (
     CONNECTION_TEST_RUN_ID,
@@ -93,6 +91,7 @@ from airflow_provider_ofs.protocol.texts import (
     redact,
     server_text,
 )
+from airflow_provider_ofs.run_ids import MAX_RUN_ID_LENGTH, run_id_problem
 
 __all__ = [
     "CONNECTION_TEST_RUN_ID",

@@ -18,6 +18,7 @@ from airflow_provider_ofs.protocol.calls import HttpResponse, build_status
 from airflow_provider_ofs.protocol.retry_rule import WAYS_ON, describe_window, parse_retry_after
 from airflow_provider_ofs.protocol.settings import ConnectionSettings
 from airflow_provider_ofs.protocol.texts import MAX_SERVER_TEXT, redact, server_text
+from airflow_provider_ofs.run_ids import run_id_problem
 from airflow_provider_ofs.states import RunState, RunStatus, TaskStatus
 
 #: Most bytes read of one ESI or IAM answer (real ones are a few KiB); a longer answer is refused unread.
@@ -120,31 +121,8 @@ def _server_detail(envelope: Mapping[str, Any], secrets: tuple[str, ...]) -> str
     return f": {' / '.join(texts)}" if texts else ""
 
 
-#: Longest run id believed. OFS's run ids are a few dozen characters (batch, MIS date, counters); a longer
-#: ``batchRunId`` would go into XComs, logs and the lineage facet as it is.
-MAX_RUN_ID_LENGTH = 256
 #: How many characters of an unusable value an error quotes.
 QUOTED_VALUE_LENGTH = 120
-
-
-def run_id_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be a run id, or ``None`` when it can: the one rule, for answers and the task-state store.
-
-    A run id is text: one line of printable characters (no line break, control character or lone surrogate),
-    at most ``MAX_RUN_ID_LENGTH`` long once the spaces around it are stripped, and not blank.
-    """
-    if value is None:
-        return "there is none"
-    if not isinstance(value, str):
-        return f"it is {type(value).__name__}, not text"
-    text = value.strip()
-    if not text:
-        return "it is blank"
-    if len(text) > MAX_RUN_ID_LENGTH:
-        return f"it is {len(text)} characters long, more than {MAX_RUN_ID_LENGTH}"
-    if not text.isprintable():
-        return "it holds a line break, a control character or a lone surrogate"
-    return None
 
 
 def quote_value(value: Any, secrets: Iterable[str] = ()) -> str:

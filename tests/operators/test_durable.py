@@ -366,10 +366,51 @@ def test_a_cleared_task_ignores_a_value_it_cannot_read_and_triggers_anew(sim, va
     assert sim.journal.runs_created() == 1
 
 
-def test_a_retry_after_an_upgrade_reconnects_to_the_bare_run_id_an_earlier_version_kept(sim):
-    live = OFSSchedulerHook().trigger("SLOW")
+def test_a_retry_after_an_upgrade_does_not_take_a_bare_run_id_for_its_own(sim):
+    live = OFSSchedulerHook().trigger("SLOW")  # another batch's run, for all a bare id tells
 
-    run_id = operator("SLOW").execute({"task_state_store": TaskStateStore(**{KEY: f" {live} "}), "ti": RETRY})
+    with pytest.raises(OFSTaskStateError, match=r"a bare run id, the form version 0\.1 kept") as raised:
+        operator("QUICK", retries=2).execute({"task_state_store": TaskStateStore(**{KEY: live}), "ti": RETRY})
 
-    assert run_id == live
+    assert "clear this task to trigger anew" in str(raised.value)
     assert sim.journal.runs_created() == 1
+    assert sim.journal.count("status") == 0
+
+
+class DagRun:
+    """``context["dag_run"]``: how many times a person cleared it (Airflow counts every clear of its tasks)."""
+
+    def __init__(self, clear_number: int) -> None:
+        self.clear_number = clear_number
+
+
+def test_a_retry_after_retries_was_lowered_in_the_dag_file_returns_the_run_that_succeeded(sim):
+    done = succeeded_run("QUICK")
+    store = TaskStateStore(**{KEY: {**kept(done, "QUICK"), "round": [0, 3]}})  # kept by try 1, retries=3
+    retry = TaskInstance(try_number=2, max_tries=3)  # Airflow retries as it stored: max_tries stays 3
+
+    run_id = operator("QUICK", retries=1).execute(  # the DAG file now says retries=1
+        {"task_state_store": store, "ti": retry, "dag_run": DagRun(0)}
+    )
+
+    assert run_id == done
+    assert sim.journal.runs_created() == 1, "the retry started no second run"
+
+
+@pytest.mark.parametrize(
+    ("clear_number", "max_tries"),
+    [(1, 3), (0, 4)],
+    ids=["cleared-and-counted", "cleared-through-the-api-without-resetting-the-dag-run"],
+)
+def test_a_try_in_another_round_than_the_kept_run_is_a_clear_and_triggers_anew(sim, clear_number, max_tries):
+    done = succeeded_run("QUICK")
+    store = TaskStateStore(**{KEY: {**kept(done, "QUICK"), "round": [0, 3]}})
+    again = TaskInstance(try_number=2, max_tries=max_tries)
+
+    run_id = operator("QUICK", retries=3).execute(
+        {"task_state_store": store, "ti": again, "dag_run": DagRun(clear_number)}
+    )
+
+    assert run_id != done
+    assert sim.journal.runs_created() == 2
+    assert store.values[KEY] == {**kept(run_id, "QUICK"), "round": [clear_number, max_tries]}

@@ -4,7 +4,8 @@ Not ``airflow dags test``: the components of ``airflow_cluster`` run as processe
 task is deferred, its ``execution_timeout`` (or the operator's ``timeout``) passes: the OFS run must end
 interrupted, by the trigger at its own deadline, whatever path the framework takes on resume (Airflow
 2.11 fails the resumed task before its completion method runs). A task that succeeded and is then
-cleared by a person must trigger its batch anew, not find the old run in the task-state store. On 3.x
+cleared by a person must trigger its batch anew, not find the old run in the task-state store; on 3.3+, a
+task retried after its DAG file lowered ``retries`` must not (``cl_retries_lowered``). On 3.x
 the api-server serves that task's **OFS Batch Monitor** link, read back through Airflow's link API.
 """
 
@@ -19,7 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
-from airflow_provider_ofs._compat import airflow_version
+from airflow_provider_ofs._compat import HAS_TASK_STATE_STORE, airflow_version
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from tests.reliability.airflow_cluster import AirflowCluster
 
@@ -30,6 +31,7 @@ CATALOGUE = {
         "CL_LONG_A": LONG,
         "CL_LONG_B": LONG,
         "CL_QUICK": {"tasks": [{"code": "STEP", "seconds": 0.5, "outcome": "success"}]},
+        "CL_RETRIED": {"tasks": [{"code": "STEP", "seconds": 0.5, "outcome": "success"}]},
     }
 }
 FINISHED = ("success", "failed", "up_for_retry", "upstream_failed")
@@ -111,6 +113,15 @@ def test_a_deferred_wait_past_its_timeout_interrupts_the_run_and_a_clear_trigger
         )
         assert again[0] == "success", cluster.report()
         assert simulator.journal.runs_created("CL_QUICK") == 2, "a clear triggers the batch anew"
+
+        if HAS_TASK_STATE_STORE:
+            retried = cluster.wait_for(
+                "cl_retries_lowered's retry", lambda: finished(cluster, "cl_retries_lowered", "load"), timeout=240
+            )
+            [(max_tries,)] = cluster.query("SELECT max_tries FROM task_instance WHERE dag_id = 'cl_retries_lowered'")
+            assert (dags_folder / "cl_retries_lowered.txt").read_text() == "1", "try 1 lowered retries"
+            assert (retried, max_tries) == (("success", 2), 3), cluster.report()
+            assert simulator.journal.runs_created("CL_RETRIED") == 1, "the retry started no second run"
 
         for task_id, batch in (("deadline_by_timeout", "CL_LONG_B"), ("deadline_by_execution_timeout", "CL_LONG_A")):
             state = cluster.wait_for(

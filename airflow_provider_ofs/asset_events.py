@@ -10,7 +10,8 @@ the producer, which knows its connection id, emits for the same URI. ``ofs_batch
 The operators and the sensor put ``OFS_RUNS_ALIAS`` in their outlets (``emit_asset_event``, on by default);
 when a run they watched succeeds, ``push_outcome`` calls ``emit_run_succeeded``, which adds an event for the
 batch's asset through that alias, with ``event_extra`` as its extra. Airflow records it only if the task
-succeeds. ``earlier_success`` reads the asset's events back for ``if_succeeded_for_mis_date="skip"``.
+succeeds. ``claimed_successes`` reads the asset's events back for ``if_succeeded_for_mis_date="skip"``
+(``skip_policy``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 from airflow_provider_ofs._compat import IS_AIRFLOW_2, Asset, AssetAlias
+from airflow_provider_ofs.run_ids import mis_date_of_run
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +39,29 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: An Airflow connection id: letters, digits, ``_``, ``.`` and ``-`` (Airflow's own rule for keys).
 _CONN_ID = re.compile(r"[A-Za-z0-9_.-]+")
 
-#: For a DAG scheduled on an OFS batch's asset: the run id and MIS date of the newest event that
-#: triggered the DAG run (templates for operator arguments, e.g. ``OFSBatchRunSensor(batch_run_id=...)``).
 _TRIGGERING = "triggering_dataset_events" if IS_AIRFLOW_2 else "triggering_asset_events"
-_NEWEST = "(" + _TRIGGERING + ".values() | first | last).extra"
-#: An event without the key renders empty (not Airflow's UndefinedError), so the sensor can name the event.
-TRIGGERING_BATCH_RUN_ID = "{{ " + _NEWEST + ".get('batchRunId') or '' }}"
-TRIGGERING_MIS_DATE = "{{ " + _NEWEST + ".get('misDate') or '' }}"
-TRIGGERING_BATCH_NAME = "{{ " + _NEWEST + ".get('batchName') or '' }}"
+_EVENT_ASSET = "dataset" if IS_AIRFLOW_2 else "asset"
+
+
+def _newest_triggering(key: str) -> str:
+    """A template of ``key`` in the extra of the newest OFS event that triggered the DAG run, as ``triggering_run``
+    picks it (across every asset of the schedule); empty without one, or without the key (not Airflow's
+    UndefinedError), so the sensor can name the event."""
+    return (
+        "{% set newest = namespace(event=none) %}"
+        "{% for events in " + _TRIGGERING + ".values() %}{% for event in events %}"
+        "{% if (event." + _EVENT_ASSET + ".uri ~ '').startswith('" + SCHEME + "://') and (newest.event is none "
+        "or event.timestamp >= newest.event.timestamp) %}{% set newest.event = event %}{% endif %}"
+        "{% endfor %}{% endfor %}"
+        "{{ (newest.event.extra.get('" + key + "') if newest.event is not none else '') or '' }}"
+    )
+
+
+#: For a DAG scheduled on OFS batch assets: the run id, MIS date and batch of the newest event that
+#: triggered the DAG run (templates for operator arguments, e.g. ``OFSBatchRunSensor(batch_run_id=...)``).
+TRIGGERING_BATCH_RUN_ID = _newest_triggering("batchRunId")
+TRIGGERING_MIS_DATE = _newest_triggering("misDate")
+TRIGGERING_BATCH_NAME = _newest_triggering("batchName")
 
 
 # ------------------------------------------------------------------------------------------------- URIs
@@ -242,7 +259,7 @@ def emit_run_succeeded(task: Any, context: Any, outcome: Any) -> None:
         run_id,
         batch_name,
         outcome,
-        mis_date_text(getattr(task, "mis_date", None)),
+        mis_date_text(getattr(task, "mis_date", None)) or mis_date_of_run(run_id, batch_name),
         task.hook.monitor_url(run_id, batch_name),
     )
     outlet_events = context.get("outlet_events")
@@ -304,50 +321,14 @@ def check_mis_date_policy(policy: Any, mis_date: Any) -> None:
         raise ValueError("if_succeeded_for_mis_date='skip' needs a mis_date: it looks for a run of that MIS date")
 
 
-def skip_if_succeeded_before(task: Any) -> None:
-    """Raise ``AirflowSkipException`` when a run of the task's batch for its MIS date already succeeded.
-
-    Reads the batch's asset events (an operator's success, or an event posted through the REST API) and
-    logs the earlier run and its Batch Monitor link. Nothing is sent to OFS.
-    """
-    from airflow_provider_ofs._compat import AirflowSkipException
-    from airflow_provider_ofs.arguments import mis_date_text
-
-    mis_date = mis_date_text(task.mis_date)
-    check_mis_date_policy("skip", mis_date)
-    assert mis_date is not None  # checked above
-    uri = batch_uri_of(task.hook.settings, task.batch_name)
-    event = earlier_success(asset_of(uri), mis_date)
-    if event is None:
-        task.log.info(
-            "No succeeded run of %s for MIS date %s among the events of %s: triggering", task.batch_name, mis_date, uri
-        )
-        return
-    extra = event.extra
-    run_id = str(extra.get("batchRunId", "?"))
-    link = extra.get("monitorUrl") or task.hook.monitor_url(run_id, task.batch_name)
-    source = (
-        f"DAG {event.source_dag_id} run {event.source_run_id}"
-        if getattr(event, "source_dag_id", None)
-        else "an event posted to Airflow"
-    )
-    message = (
-        f"OFS run {run_id} of {task.batch_name} for MIS date {mis_date} already succeeded "
-        f"(asset event of {event.timestamp}, from {source}"
-        + (f"; {link}" if link else "")
-        + "): not triggering again (if_succeeded_for_mis_date='skip'; 'run' triggers anyway)"
-    )
-    task.log.info("%s", message)
-    raise AirflowSkipException(message)
-
-
-def earlier_success(asset: Any, mis_date: str) -> Any | None:
-    """The newest stored event of ``asset`` for a run of ``mis_date`` that succeeded; ``None`` when there is none."""
+def claimed_successes(asset: Any, mis_date: str) -> list[Any]:
+    """The stored events of ``asset`` that say a run of ``mis_date`` succeeded, newest first (claims, unchecked)."""
+    claims = []
     for event in reversed(list(_events_of(asset))):
         extra = event.extra if isinstance(event.extra, Mapping) else {}
         if extra.get("misDate") == mis_date and extra.get("state", "") in SUCCEEDED_STATES:
-            return event
-    return None
+            claims.append(event)
+    return claims
 
 
 __all__ = [
@@ -361,14 +342,13 @@ __all__ = [
     "asset_of",
     "batch_uri_of",
     "check_mis_date_policy",
+    "claimed_successes",
     "convert_asset_to_openlineage",
     "create_asset",
-    "earlier_success",
     "emit_run_succeeded",
     "event_extra",
     "ofs_batch_uri",
     "sanitize_uri",
-    "skip_if_succeeded_before",
     "triggering_run",
     "with_batch_inlet",
     "with_runs_alias",

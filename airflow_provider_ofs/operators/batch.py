@@ -21,11 +21,12 @@ from airflow_provider_ofs.arguments import (
     require_name,
     wire_batch_type,
 )
-from airflow_provider_ofs.assets import check_mis_date_policy, skip_if_succeeded_before
+from airflow_provider_ofs.assets import check_mis_date_policy
 from airflow_provider_ofs.exceptions import OFSNotOngoingError, OFSObjectNotFoundError, fails_plainly
 from airflow_provider_ofs.operators.act_once import ActOnce, accepted
 from airflow_provider_ofs.operators.base import OFSBatchRunActionOperator, OFSBatchRunWaitingOperator
 from airflow_provider_ofs.published import XCOM_RUN_ID_KEY
+from airflow_provider_ofs.run_ids import require_run_id
 from airflow_provider_ofs.states import DONE_WITHOUT_FAILURE, STILL_RUNNING
 
 
@@ -115,6 +116,8 @@ class OFSTriggerBatchOperator(OFSBatchRunActionOperator):
         """Trigger the run (or reconnect to the previous try's), then wait as configured; return its id."""
         self._dynamic_params = self._rendered_arguments()
         if self.if_succeeded_for_mis_date == "skip":
+            from airflow_provider_ofs.skip_policy import skip_if_succeeded_before  # calls OFS: where a task runs
+
             skip_if_succeeded_before(self)
         return super().execute(context)
 
@@ -182,7 +185,7 @@ class _ExistingRunOperator(OFSBatchRunActionOperator):
         super().__init__(batch_name=batch_name, **kwargs)
         self.batch_run_id = batch_run_id
         if not is_template(batch_run_id):
-            require_name("batch_run_id", batch_run_id)
+            require_run_id("batch_run_id", batch_run_id)
 
     def call_subject(self) -> str:
         return f"run {self.batch_run_id} of {self.batch_name}"
@@ -274,9 +277,10 @@ class OFSInterruptBatchOperator(BaseOperator):
         self.batch_name = batch_name
         self.batch_run_id = batch_run_id
         self.ofs_conn_id = ofs_conn_id
-        for name, value in (("batch_name", batch_name), ("batch_run_id", batch_run_id)):
-            if not is_template(value):
-                require_name(name, value)
+        if not is_template(batch_name):
+            require_name("batch_name", batch_name)
+        if not is_template(batch_run_id):
+            require_run_id("batch_run_id", batch_run_id)
 
     @fails_plainly
     def execute(self, context: Context) -> str:

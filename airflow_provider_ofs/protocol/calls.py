@@ -20,6 +20,7 @@ from airflow_provider_ofs.exceptions import (
     OFSInvalidHeadersError,
 )
 from airflow_provider_ofs.protocol.settings import ConnectionSettings
+from airflow_provider_ofs.run_ids import require_run_id
 
 ESI_PATH = "/SchedulerService/rest-api/v1/external/"
 #: Most bytes of one ESI request body (real ones are well under a KiB); a larger one is refused before sending.
@@ -148,7 +149,7 @@ def _in_edition_form(settings: ConnectionSettings, batch_type: str, param_list: 
 
 def build_status(settings: ConnectionSettings, batch_run_id: str, tasks: Sequence[str] | None = None) -> HttpRequest:
     """Build the Execution Status API call, optionally limited to some task codes."""
-    body: dict[str, Any] = {"batchRunId": require_name("batch_run_id", batch_run_id)}
+    body: dict[str, Any] = {"batchRunId": require_run_id("batch_run_id", batch_run_id)}
     if tasks:
         body["tasks"] = list(tasks)
     return _esi_request(settings, Verb.STATUS, body)
@@ -178,6 +179,6 @@ def build_run_action(settings: ConnectionSettings, verb: Verb, batch_name: str, 
         raise ValueError(f"{verb.value} is not a run action")
     body = {
         "batchName": require_name("batch_name", batch_name),
-        "batchRunId": require_name("batch_run_id", batch_run_id),
+        "batchRunId": require_run_id("batch_run_id", batch_run_id),
     }
     return _esi_request(settings, verb, body)

@@ -9,10 +9,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
-from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_seconds, require_name
+from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_seconds
 from airflow_provider_ofs.assets import with_batch_inlet, with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, push_outcome, push_run
+from airflow_provider_ofs.run_ids import require_run_id, run_id_problem
 from airflow_provider_ofs.run_watch import End, Look, RunWatch, log_notes
 from airflow_provider_ofs.watching import WatchEvent, try_deadline
 
@@ -82,7 +83,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         #: The run once OFS answered for it (a status call of this process, or the trigger's event).
         self.watched_run_id: str | None = None
         if not is_template(batch_run_id):
-            require_name("batch_run_id", batch_run_id)
+            require_run_id("batch_run_id", batch_run_id)
 
     @cached_property
     def hook(self) -> OFSSchedulerHook:
@@ -129,8 +130,10 @@ class OFSBatchRunSensor(BaseSensorOperator):
         self.defer(trigger=trigger, method_name="execute_complete", timeout=None)
 
     def _require_run_id(self, context: Context) -> None:
-        """A rendered, non-blank ``batch_run_id``; when an asset event should have given it, name that event."""
-        if isinstance(self.batch_run_id, str) and self.batch_run_id.strip():
+        """A rendered ``batch_run_id`` that is a run id (``run_ids.run_id_problem``), stripped; when an asset
+        event should have given it, name that event."""
+        if run_id_problem(self.batch_run_id) is None:
+            self.batch_run_id = self.batch_run_id.strip()
             return
         from airflow_provider_ofs.asset_events import triggering_run  # reads Airflow's asset events: load lazily
 
@@ -140,7 +143,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
                 f"batch_run_id is empty: the asset event that triggered this DAG run has no 'batchRunId' in its "
                 f"extra {announced!r}. Post the event with the id of the OFS run to watch as extra 'batchRunId'."
             )
-        require_name("batch_run_id", self.batch_run_id)
+        require_run_id("batch_run_id", self.batch_run_id)
 
     def poke(self, context: Context) -> bool:
         """One status call: ``True`` when done well, ``False`` to keep waiting; raise when it failed."""

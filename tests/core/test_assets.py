@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,6 +11,9 @@ import pytest
 from airflow_provider_ofs._compat import IS_AIRFLOW_2, Asset, AssetAlias
 from airflow_provider_ofs.assets import (
     OFS_RUNS_ALIAS,
+    TRIGGERING_BATCH_NAME,
+    TRIGGERING_BATCH_RUN_ID,
+    TRIGGERING_MIS_DATE,
     batch_uri_of,
     check_mis_date_policy,
     convert_asset_to_openlineage,
@@ -18,6 +22,7 @@ from airflow_provider_ofs.assets import (
     ofs_batch_asset,
     ofs_batch_uri,
     sanitize_uri,
+    triggering_run,
 )
 from airflow_provider_ofs.published import RunOutcome
 
@@ -162,6 +167,32 @@ def test_a_succeeded_run_adds_one_event_through_the_alias(ofs_connection: Any) -
     assert (extra["batchRunId"], extra["misDate"], extra["state"]) == ("R1", "2026-03-31", "SUCCESSFUL")
 
 
+@pytest.mark.parametrize(
+    ("verb", "run_id", "mis_date"),
+    [
+        ("restart", "EOD_2026-03-31_1790000000000_1", "2026-03-31"),
+        ("rerun", "EOD_2026-03-30_1790000000000_2", "2026-03-30"),
+        ("rerun", "EOD_DAILY_2026-03-31_1790000000000_1", None),  # another batch's form
+        ("restart", "opaque-run-id", None),
+    ],
+)
+def test_restart_and_rerun_events_carry_the_mis_date_ofs_put_in_the_run_id(
+    ofs_connection: Any, verb: str, run_id: str, mis_date: str | None
+) -> None:
+    """So that a MIS date whose first run failed and was restarted to success is seen by the skip policy."""
+    from airflow_provider_ofs.operators.batch import OFSRerunBatchOperator, OFSRestartBatchOperator
+
+    kind = OFSRestartBatchOperator if verb == "restart" else OFSRerunBatchOperator
+    operator = kind(task_id=verb, batch_name="EOD", batch_run_id="EOD_2026-03-31_1790000000000_1")
+    operator.watched_run_id = run_id
+    events = outlet_events()
+
+    emit_run_succeeded(operator, {"outlet_events": events}, RunOutcome("SUCCESSFUL"))
+
+    [(_, extra)] = added(events)
+    assert extra.get("misDate") == mis_date
+
+
 @pytest.mark.parametrize("state", ["FAILED", "INTERRUPTED", "ABORTED", None])
 def test_a_run_that_did_not_succeed_adds_none(ofs_connection: Any, state: str | None) -> None:
     events = outlet_events()
@@ -216,3 +247,49 @@ def test_a_mapped_operator_has_the_alias_among_its_outlets_where_the_dag_is_pars
     without = OFSTriggerBatchOperator.partial(task_id="quiet", emit_asset_event=False).expand(batch_name=["A"])
     assert [o.name for o in with_alias.outlets if isinstance(o, AssetAlias)] == [OFS_RUNS_ALIAS]
     assert not any(isinstance(o, AssetAlias) for o in without.outlets)
+
+
+class TriggeringEvent:
+    """An event of ``triggering_asset_events`` (``triggering_dataset_events`` on 2.x): its asset, extra and time."""
+
+    def __init__(self, uri: str, extra: dict[str, Any], timestamp: datetime) -> None:
+        self.asset = self.dataset = Asset(uri=uri)
+        self.extra = extra
+        self.timestamp = timestamp
+
+
+def test_the_triggering_templates_render_the_newest_ofs_event_as_triggering_run_returns_it() -> None:
+    """Two OFS batches in a schedule: the older event's asset comes first, the newer run is the one meant."""
+    from airflow.providers.common.compat.sdk import DAG
+
+    from airflow_provider_ofs._compat import BaseOperator
+
+    with DAG("t", schedule=None, start_date=datetime(2026, 1, 1)):
+        task = BaseOperator(task_id="t")
+    at = datetime(2026, 3, 31, 2, tzinfo=timezone.utc)
+    older = TriggeringEvent(
+        "ofs://ofs_prod/FIRST", {"batchRunId": "FIRST_1", "misDate": "2026-03-30", "batchName": "FIRST"}, at
+    )
+    newer = TriggeringEvent(
+        "ofs://ofs_prod/SECOND", {"batchRunId": "SECOND_1", "batchName": "SECOND"}, at + timedelta(1)
+    )
+    later_but_not_ofs = TriggeringEvent("s3://bucket/file", {"batchRunId": "NOT_OFS"}, at + timedelta(2))
+    key = "triggering_dataset_events" if IS_AIRFLOW_2 else "triggering_asset_events"
+    run = type("DagRun", (), {"run_type": "asset_triggered"})()
+    context: dict[str, Any] = {
+        key: {
+            "ofs://ofs_prod/FIRST": [older],
+            "ofs://ofs_prod/SECOND": [newer],
+            "s3://bucket/file": [later_but_not_ofs],
+        },
+        "dag_run": run,
+    }
+
+    rendered = [
+        task.render_template(template, context)
+        for template in (TRIGGERING_BATCH_RUN_ID, TRIGGERING_BATCH_NAME, TRIGGERING_MIS_DATE)
+    ]
+
+    assert rendered == ["SECOND_1", "SECOND", ""]  # the newest event has no misDate: empty, not the older one's
+    assert triggering_run(context) == newer.extra
+    assert task.render_template(TRIGGERING_BATCH_RUN_ID, {key: {}, "dag_run": run}) == ""

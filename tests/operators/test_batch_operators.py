@@ -78,7 +78,7 @@ def test_run_id_may_come_from_an_upstream_task_output():
 
 
 def test_interrupt_operator_rejects_an_empty_run_id():
-    with pytest.raises(ValueError, match="batch_run_id must be a non-empty string"):
+    with pytest.raises(ValueError, match="batch_run_id must be an OFS run id"):
         OFSInterruptBatchOperator(task_id="t", batch_name="B", batch_run_id=" ")
 
 

@@ -7,6 +7,8 @@
 - ``as_skip``: two DAG runs (catch-up, one at a time) for the same MIS date with ``skip``: one OFS run.
 - ``as_handoff_consumer`` (3.x): scheduled on ``AS_HANDOFF``, whose events the test posts through the REST
   API for a run it started itself; the sensor watches the run the event names and announces nothing.
+- ``as_forged`` (3.x, triggered by the test): ``skip`` for ``AS_FORGED``, after the test posted events that
+  claim successes OFS does not confirm; it must trigger.
 """
 
 from __future__ import annotations
@@ -78,4 +80,9 @@ with DAG("as_handoff_consumer", **handoff):
         batch_run_id=TRIGGERING_BATCH_RUN_ID,
         batch_name=TRIGGERING_BATCH_NAME,
         poll_interval=0.5,  # poke mode: a reschedule every half second meets Airflow 3.3's stale-success race
+    )
+
+with DAG("as_forged", start_date=START, schedule=None, catchup=False):
+    OFSTriggerBatchOperator(
+        task_id="eod", batch_name="AS_FORGED", mis_date=MIS_DATE, if_succeeded_for_mis_date="skip", poll_interval=0.5
     )

@@ -4,7 +4,8 @@ The DAGs are in ``asset_dags.py``. A batch that succeeds creates a DAG run of it
 event carries the simulator's run id and the MIS date; a batch that fails creates none; a mapped task over
 three batches makes three events; two DAG runs for one MIS date with ``if_succeeded_for_mis_date="skip"``
 make one OFS run. On 3.x a run started outside Airflow is announced with ``POST /api/v2/assets/events``:
-the DAG scheduled on the batch watches that run, triggers nothing, and announces it no second time.
+the DAG scheduled on the batch watches that run, triggers nothing, and announces it no second time; and
+posted events that claim a success OFS does not confirm never make ``skip`` skip.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ CATALOGUE = {
         "AS_M3": QUICK,
         "AS_SKIP": QUICK,
         "AS_HANDOFF": {"tasks": [{"code": "LONGER", "seconds": 8, "outcome": "success"}]},
+        "AS_FORGED": QUICK,
     }
 }
 MONITOR_URL = "https://ofs.example.com/monitor?run={run_id}"
@@ -119,13 +121,14 @@ def test_succeeded_runs_are_asset_events_that_schedule_consumers_and_the_same_mi
             "monitorUrl": f"https://ofs.example.com/monitor?run={quote(ok_run, safe='')}",
         }
 
-        # A mapped producer over three batches: three events, one per batch, with no MIS date (none was sent).
+        # A mapped producer over three batches: three events, one per batch; no MIS date was sent, so each
+        # event's is the one OFS gave the run (in its id).
         states = cluster.wait_for("the mapped producer", lambda: task_states(cluster, "as_mapped_producer"), 300)
         assert states == ["success"] * 3, cluster.report()
         for batch in ("AS_M1", "AS_M2", "AS_M3"):
-            [run] = [run.run_id for run in simulator.runs.values() if run.name == batch]
+            [view] = [run for run in simulator.runs.values() if run.name == batch]
             [extra] = events_of(cluster, uri[batch])
-            assert (extra["batchRunId"], extra["batchName"], "misDate" in extra) == (run, batch, False)
+            assert (extra["batchRunId"], extra["batchName"], extra["misDate"]) == (view.run_id, batch, view.mis_date)
 
         # Two DAG runs for the same MIS date with "skip": the second is skipped, and OFS ran the batch once.
         states = cluster.wait_for(
@@ -157,3 +160,18 @@ def test_succeeded_runs_are_asset_events_that_schedule_consumers_and_the_same_mi
         assert simulator.journal.runs_created("AS_HANDOFF") == 1, "the consumer triggered a run"
         assert len(events_of(cluster, uri["AS_HANDOFF"])) == 1, "the watched run was announced again"
         assert dag_runs(cluster, "as_handoff_consumer") == 1
+
+        # Posted claims of a success for AS_FORGED's MIS date that OFS does not confirm: a run it does not know,
+        # and another batch's run that succeeded. The task checks both with OFS, and triggers.
+        [forged_asset] = api(cluster, "/api/v2/assets?uri_pattern=" + quote("AS_FORGED"))["assets"]
+        for claimed in (f"AS_FORGED_{MIS_DATE}_1790000000000_1", ok_run):
+            extra = {"batchRunId": claimed, "misDate": MIS_DATE, "state": "SUCCESSFUL", "monitorUrl": "https://x.test/"}
+            api(cluster, "/api/v2/assets/events", {"asset_id": forged_asset["id"], "extra": extra})
+        triggered = cluster.cli("dags", "trigger", "as_forged")
+        assert triggered.returncode == 0, triggered.stdout[-2000:] + triggered.stderr[-2000:]
+        states = cluster.wait_for("as_forged", lambda: task_states(cluster, "as_forged"), 300)
+        assert states == ["success"], cluster.report()
+        assert simulator.journal.runs_created("AS_FORGED") == 1, "the forged claims made the task skip"
+        log_text = "\n".join(path.read_text() for path in (cluster.home / "logs" / "dag_id=as_forged").rglob("*.log"))
+        assert "OFS does not know that run" in log_text
+        assert "OFS names the runs of AS_FORGED for that MIS date" in log_text

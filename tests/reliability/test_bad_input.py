@@ -55,7 +55,7 @@ CASES = {
     ),
     "interrupt_empty_run_id": (
         "OFSInterruptBatchOperator(task_id='t', batch_name='B', batch_run_id='')",
-        "batch_run_id must be a non-empty string",
+        "batch_run_id must be an OFS run id",
     ),
     "rerun_empty_batch_name": (
         "OFSRerunBatchOperator(task_id='t', batch_name='', batch_run_id='R1')",

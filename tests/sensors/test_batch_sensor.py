@@ -98,5 +98,23 @@ def test_failed_event_raises_naming_the_failed_task():
 
 
 def test_empty_run_id_is_rejected_at_construction():
-    with pytest.raises(ValueError, match="batch_run_id must be a non-empty string"):
+    with pytest.raises(ValueError, match="batch_run_id must be an OFS run id"):
         OFSBatchRunSensor(task_id="s", batch_run_id="")
+
+
+@pytest.mark.parametrize(
+    ("rendered", "says"),
+    [
+        ("R1\n2026-03-31 INFO forged log line", "it holds a line break"),
+        ("R" * 257, "257 characters long"),
+    ],
+)
+def test_a_rendered_run_id_that_is_no_run_id_fails_before_anything_is_published(rendered, says):
+    """As a sensor fed ``TRIGGERING_BATCH_RUN_ID`` from a posted event meets it: the run id rule, not only non-blank."""
+    sensor = OFSBatchRunSensor(task_id="s", batch_run_id="{{ params.run }}")
+    sensor.batch_run_id = rendered  # what Airflow rendered
+
+    with pytest.raises(ValueError, match=f"batch_run_id must be an OFS run id, and .* is not: .*{says}"):
+        sensor.execute({})  # no task instance: had it got further, publishing the id would fail differently
+
+    assert sensor.watched_run_id is None

@@ -61,12 +61,14 @@ def run_ended(batch_name: str, state: str, waited_seconds: float) -> None:
 
 
 def batch_in_name(batch_name: str) -> str:
-    """The batch part of a metric name: each run of characters other than ASCII letters, digits, ``_`` and ``-``
-    becomes one ``_`` (``unnamed`` for an empty name). A part longer than ``MAX_BATCH_IN_NAME`` keeps its first
-    23 characters, then ``_`` and the first 8 hex digits of the SHA-256 of the batch name, so that two long
-    names stay apart and a batch always gets the same name."""
-    batch = _NOT_IN_A_NAME.sub("_", batch_name) or "unnamed"
-    if len(batch) <= MAX_BATCH_IN_NAME:
+    """The batch part of a metric name: the batch name itself when it has only ASCII letters, digits, ``_`` and
+    ``-`` and at most ``MAX_BATCH_IN_NAME`` characters. Any other name is told apart by a digest: each run of
+    other characters becomes one ``_``, the result keeps at most its first 23 characters (without ``_`` at
+    its ends), then ``_`` and the first 8 hex digits of the SHA-256 of the batch name. So ``a.b``, ``a b``
+    and ``a_b`` get three names, and a batch always gets the same one."""
+    batch = _NOT_IN_A_NAME.sub("_", batch_name)
+    if batch == batch_name and 0 < len(batch) <= MAX_BATCH_IN_NAME:
         return batch
     digest = hashlib.sha256(batch_name.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_LENGTH]
-    return f"{batch[: MAX_BATCH_IN_NAME - _DIGEST_LENGTH - 1]}_{digest}"
+    kept = batch[: MAX_BATCH_IN_NAME - _DIGEST_LENGTH - 1].strip("_")
+    return f"{kept}_{digest}" if kept else digest

@@ -15,9 +15,9 @@ def proxy_for(settings: ConnectionSettings, url: str, environ: Mapping[str, str]
 
     The connection's ``proxy`` when set, for every call. Otherwise the environment's, as curl and Python's
     ``urllib`` read it: ``https_proxy``/``http_proxy`` by the URL's scheme, then ``all_proxy`` (a lower-case
-    name wins over its upper-case one), unless ``no_proxy`` names the host as curl reads it (``_bypassed``:
-    names, domain suffixes, ``*``, IP networks such as ``10.0.0.0/8``, ``host:port``). Nothing is bypassed
-    by default, loopback included.
+    name wins over its upper-case one), unless ``no_proxy`` names the host (``_bypassed``: names, domain
+    suffixes, ``*``, IP networks such as ``10.0.0.0/8``, ``host:port``). Nothing is bypassed by default,
+    loopback included.
     """
     if settings.proxy:
         return settings.proxy
@@ -45,12 +45,14 @@ def _proxy_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _bypassed(url: SplitResult, no_proxy: str) -> bool:
-    """Whether ``no_proxy`` names the URL's host, as curl reads it.
+    """Whether ``no_proxy`` names the URL's host, as curl reads it, but for ports.
 
     Entries are separated by commas or blanks; ``*`` alone bypasses everything. A name matches itself and
     its subdomains (a leading dot, and a trailing one on either side, are ignored; case does not count); an
     IP address or network (``10.0.0.0/8``, ``[::1]``) matches the addresses in it. An entry with a port
-    (``host:8443``, ``[::1]:8080``) matches that port only, the URL's default port when it gives none.
+    (``host:8443``, ``[::1]:8080``) matches that port only, the URL's default port when it gives none: so
+    ``requests`` and ``urllib`` read it, and with them every other hook of the Airflow the provider runs in,
+    where curl ignores such an entry.
     """
     if no_proxy.strip() == "*":
         return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
@@ -48,23 +49,31 @@ def test_a_batch_name_of_any_length_makes_names_airflow_accepts(sent, length):
         assert len(name.split(".")[2]) <= metrics.MAX_BATCH_IN_NAME
 
 
-@pytest.mark.parametrize(
-    ("batch_name", "part"),
-    [
-        ("OFS_EOD-1", "OFS_EOD-1"),
-        ("OFS_REG_CAPITAL_CALC_QUARTERLY", "OFS_REG_CAPITAL_CALC_QUARTERLY"),
-        ("EOD run/2026.12", "EOD_run_2026_12"),
-        ("Zählung", "Z_hlung"),
-        ("", "unnamed"),
-        ("...", "_"),
-    ],
-)
-def test_the_batch_part_keeps_letters_digits_underscore_and_dash_and_replaces_each_run_of_others(
-    sent, batch_name, part
-):
+@pytest.mark.parametrize("batch_name", ["OFS_EOD-1", "OFS_REG_CAPITAL_CALC_QUARTERLY", "a_b", "B" * 32])
+def test_a_batch_name_fit_for_a_metric_name_is_the_batch_part_as_it_is(sent, batch_name):
     metrics.run_ended(batch_name, "SUCCESSFUL", 1.0)
 
-    assert sent.names == [f"ofs.run.{part}.successful", f"ofs.run.{part}.duration"]
+    assert sent.names == [f"ofs.run.{batch_name}.successful", f"ofs.run.{batch_name}.duration"]
+
+
+@pytest.mark.parametrize(
+    ("batch_name", "kept"),
+    [("EOD run/2026.12", "EOD_run_2026_12_"), ("Zählung", "Z_hlung_"), ("a.b", "a_b_"), ("...", ""), ("日本", "")],
+)
+def test_a_name_that_had_to_change_keeps_what_it_can_and_a_digest_of_itself(sent, batch_name, kept):
+    metrics.run_ended(batch_name, "SUCCESSFUL", 1.0)
+
+    digest = hashlib.sha256(batch_name.encode()).hexdigest()[:8]
+    assert sent.names[0] == f"ofs.run.{kept}{digest}.successful"
+
+
+def test_names_that_change_the_same_way_stay_apart(sent):
+    parts = set()
+    for batch_name in ("a.b", "a b", "a_b", "a/b", "日本", "中文"):
+        metrics.run_ended(batch_name, "FAILED", 1.0)
+        parts.add(sent.names[-2].split(".")[2])
+
+    assert len(parts) == 6
 
 
 def test_a_long_batch_name_is_cut_with_a_digest_so_two_long_names_stay_apart(sent):

@@ -129,6 +129,7 @@ __all__ = [
     "TriggerEvent",
     "XCom",
     "amask_secret",
+    "conf",
     "default_deferrable",
     "is_airflow_retry",
     "mask_secret",

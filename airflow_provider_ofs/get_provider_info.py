@@ -75,7 +75,17 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "float",
                         "example": "30",
                         "default": "30",  # _compat.DEFERRAL_SETTLE_SECONDS (this module imports no Airflow)
-                    }
+                    },
+                    "queue": {
+                        "description": "The queue of every OFS operator and sensor that names none itself or in "
+                        "its default_args: the Celery queue of its worker side and, with [triggerer] "
+                        "queues_enabled (Airflow 3.2+), the queue of its trigger. Set it where OFS is reachable "
+                        "from some hosts only (README, Network zones). Empty: [operators] default_queue.",
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "ofs",
+                        "default": "",
+                    },
                 },
             }
         },

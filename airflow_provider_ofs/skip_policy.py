@@ -15,6 +15,9 @@ from airflow_provider_ofs.protocol import quote_value
 from airflow_provider_ofs.run_ids import mis_date_of_run, run_id_problem
 from airflow_provider_ofs.states import DONE_WITHOUT_FAILURE
 
+#: How many claims of a success ``skip_if_succeeded_before`` checks with OFS, newest first (one status call each).
+MAX_CLAIMS_CHECKED = 5
+
 
 def skip_if_succeeded_before(task: Any) -> None:
     """Raise ``AirflowSkipException`` when OFS confirms that a run of the task's batch for its MIS date succeeded.
@@ -47,6 +50,7 @@ def skip_if_succeeded_before(task: Any) -> None:
                 doubt,
             )
             continue
+        run_id = run_id.strip()
         link = task.hook.monitor_url(run_id, task.batch_name)
         message = (
             f"OFS run {run_id} of {task.batch_name} for MIS date {mis_date} already succeeded, as OFS confirms "
@@ -64,10 +68,6 @@ def skip_if_succeeded_before(task: Any) -> None:
         len(claims),
         checked,
     )
-
-
-#: How many claims of a success ``skip_if_succeeded_before`` checks with OFS, newest first (one status call each).
-MAX_CLAIMS_CHECKED = 5
 
 
 def _doubt(task: Any, run_id: Any, mis_date: str) -> str | None:

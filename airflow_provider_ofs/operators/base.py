@@ -14,6 +14,7 @@ from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.operators.act_once import ActOnce, RunKeeper, is_active, is_succeeded
 from airflow_provider_ofs.operators.run_waiter import RunWaiter
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome
+from airflow_provider_ofs.queues import partial_with_ofs_queue, with_ofs_queue
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -63,7 +64,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         emit_asset_event: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**with_ofs_queue(kwargs))
         self.batch_name = batch_name
         self.wait_for_completion = wait_for_completion
         self.emit_asset_event = emit_asset_event
@@ -88,7 +89,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
         """Airflow's ``partial``, with the ``ofs_batch_runs`` alias in the outlets (and the batch's asset in the
-        inlets), as ``__init__`` adds them.
+        inlets) and ``[ofs] queue``, as ``__init__`` adds them.
 
         A mapped task's outlets are what ``partial`` was given: without this, Airflow would not register the
         alias where the DAG is parsed (Airflow 2 then cannot link the event to it).
@@ -98,7 +99,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
             if "batch_name" in kwargs:
                 conn_id = kwargs.get("ofs_conn_id", DEFAULT_CONN_ID)
                 kwargs["inlets"] = with_batch_inlet(kwargs.get("inlets"), conn_id, kwargs["batch_name"])
-        return super().partial(**kwargs)
+        return partial_with_ofs_queue(super().partial(**kwargs), kwargs)
 
     @cached_property
     def hook(self) -> OFSSchedulerHook:

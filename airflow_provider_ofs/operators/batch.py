@@ -26,6 +26,7 @@ from airflow_provider_ofs.exceptions import OFSNotOngoingError, OFSObjectNotFoun
 from airflow_provider_ofs.operators.act_once import ActOnce, accepted
 from airflow_provider_ofs.operators.base import OFSBatchRunActionOperator, OFSBatchRunWaitingOperator
 from airflow_provider_ofs.published import XCOM_RUN_ID_KEY
+from airflow_provider_ofs.queues import with_ofs_queue
 from airflow_provider_ofs.run_ids import require_run_id
 from airflow_provider_ofs.states import DONE_WITHOUT_FAILURE, STILL_RUNNING
 
@@ -273,7 +274,7 @@ class OFSInterruptBatchOperator(BaseOperator):
         ofs_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**with_ofs_queue(kwargs))
         self.batch_name = batch_name
         self.batch_run_id = batch_run_id
         self.ofs_conn_id = ofs_conn_id

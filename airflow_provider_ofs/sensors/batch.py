@@ -13,6 +13,7 @@ from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_se
 from airflow_provider_ofs.assets import with_batch_inlet, with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, push_outcome, push_run
+from airflow_provider_ofs.queues import with_ofs_queue
 from airflow_provider_ofs.run_ids import require_run_id, run_id_problem
 from airflow_provider_ofs.run_watch import End, Look, RunWatch, log_notes
 from airflow_provider_ofs.watching import WatchEvent, try_deadline
@@ -67,7 +68,7 @@ class OFSBatchRunSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", poll_seconds(poll_interval))
-        super().__init__(**kwargs)
+        super().__init__(**with_ofs_queue(kwargs))
         self.emit_asset_event = emit_asset_event
         if emit_asset_event and batch_name is not None:
             self.outlets = with_runs_alias(self.outlets)

@@ -81,9 +81,10 @@ test-matrix:
 	$(MAKE) test-compat AIRFLOW_VERSION=3.0.0 VENV=.venv-3.0
 
 # Airflow's distributed engine (tests/reliability/test_topology.py): PostgreSQL, Redis, two Celery workers
-# and two triggerers on 127.0.0.1. Its own venv with the `topology` extra (Celery provider, psycopg, asyncpg), so
-# `make test`'s stays as it is; Debian's postgresql and redis-server installed with apt-get when missing
-# (as root). About 4 minutes on 2 cores; the measured figures go to $(TOPOLOGY_SUMMARY).
+# and two triggerers on 127.0.0.1; then the same with a network zone (tests/reliability/test_network_zones.py:
+# triggerer and worker queues, a firewall outside the zone). Its own venv with the `topology` extra (Celery
+# provider, psycopg, asyncpg), so `make test`'s stays as it is; Debian's postgresql and redis-server installed
+# with apt-get when missing (as root). About 9 minutes on 2 cores; the measured figures go to $(TOPOLOGY_SUMMARY).
 TOPOLOGY_VENV ?= .venv-topology
 TOPOLOGY_SUMMARY ?= topology-summary.txt
 test-topology:
@@ -102,7 +103,7 @@ topology-run: $(STAMP)
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; \
 	fi
 	OFS_TOPOLOGY_REQUIRED=1 OFS_TOPOLOGY_SUMMARY=$(TOPOLOGY_SUMMARY) \
-		$(BIN)/pytest -m topology tests/reliability/test_topology.py $(PYTEST_ARGS)
+		$(BIN)/pytest -m topology tests/reliability/test_topology.py tests/reliability/test_network_zones.py $(PYTEST_ARGS)
 	@cat $(TOPOLOGY_SUMMARY)
 
 # A new user's path through the Airflow 3 UI in headless Chromium (tests/ui/test_front_door.py), then Airflow 2.11's

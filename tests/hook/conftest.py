@@ -125,7 +125,7 @@ def scripted_esi() -> Iterator[Callable[[list[dict[str, Any]]], ScriptedESI]]:
 
     def start(answers: list[dict[str, Any]]) -> ScriptedESI:
         host = ScriptedESI(answers)
-        threading.Thread(target=host.server.serve_forever, daemon=True).start()
+        threading.Thread(target=host.server.serve_forever, args=(0.05,), daemon=True).start()
         started.append(host)
         return host
 

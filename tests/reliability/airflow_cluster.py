@@ -173,14 +173,19 @@ class AirflowCluster:
             **env,
         }
 
-    def start(self, name: str, *extra_args: str) -> Component:
-        """Start one component (``COMPONENTS``, then ``extra_args``); several of a kind get numbered log files."""
+    def start(self, name: str, *extra_args: str, env: Mapping[str, str] | None = None) -> Component:
+        """Start one component (``COMPONENTS``, then ``extra_args``; ``env`` over the cluster's environment);
+        several of a kind get numbered log files."""
         number = sum(1 for c in self.components if c.name == name) + 1
         log_path = self.home / f"{name}-{number}.out"
         log_file = log_path.open("wb")
         args = [*COMPONENTS[name], *(["--port", str(self.api_port)] if name == "api-server" else []), *extra_args]
         process = subprocess.Popen(
-            [AIRFLOW, *args], env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            [AIRFLOW, *args],
+            env={**self.env, **(env or {})},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         component = Component(name, process, log_path, log_file)
         self.components.append(component)

@@ -1,7 +1,9 @@
-"""Fixtures of the reliability tests: a shared simulator with a small catalogue, and the fault-matrix report."""
+"""Fixtures of the reliability tests: a shared simulator with a small catalogue, the fault-matrix report, and
+whether the servers of the topology tests are installed."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from airflow_provider_ofs.simulator import Simulator
 from tests.reliability.catalogues import MATRIX_CATALOGUE
 from tests.reliability.fault_matrix import SLOW_SECONDS, Result, proxy_tables, render
+from tests.reliability.topology import REQUIRED_ENV_VAR, missing_parts
 
 SPEED = 100.0
 
@@ -52,3 +55,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(render(results, mark_unexpected=True))
     if any(":" in key for _, key in results):
         terminalreporter.write_line("\nThrough a proxy:\n\n" + proxy_tables(results, mark_unexpected=True))
+
+
+@pytest.fixture
+def servers_present() -> None:
+    """Skip outside ``make test-topology`` when the servers or drivers are missing; there, fail instead."""
+    missing = missing_parts()
+    if missing and os.environ.get(REQUIRED_ENV_VAR):
+        pytest.fail("make test-topology needs: " + ", ".join(missing))
+    if missing:
+        pytest.skip("the topology needs " + ", ".join(missing) + " (make test-topology installs them)")

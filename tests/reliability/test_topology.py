@@ -21,14 +21,12 @@ ended; the triggerers' CPU and memory per watched run). ``make test-topology`` r
 from __future__ import annotations
 
 import base64
-import importlib.util
 import os
 import shutil
 import statistics
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import psutil
@@ -39,7 +37,7 @@ from airflow_provider_ofs.simulator import RunView
 from airflow_provider_ofs.simulator.credentials import SimulatorCredentials
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from tests.reliability.test_secrets import record_issued_tokens
-from tests.reliability.topology import REQUIRED_ENV_VAR, Topology, UsageSampler, missing_parts
+from tests.reliability.topology import Topology, UsageSampler, load_dag_file
 
 DAG_FILE = Path(__file__).parents[1] / "dags" / "topology_dags.py"
 #: The issue's bound: no task waits longer than this after its OFS run ended (two shared cores).
@@ -64,25 +62,6 @@ pytestmark = [
     pytest.mark.timeout(1500),
     pytest.mark.skipif(airflow_version() < (3, 3), reason="the durable task-state store and this layout are 3.3+"),
 ]
-
-
-def load_dag_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("topology_dags", DAG_FILE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def servers_present() -> None:
-    """Skip outside ``make test-topology`` when the servers or drivers are missing; there, fail instead."""
-    missing = missing_parts()
-    if missing and os.environ.get(REQUIRED_ENV_VAR):
-        pytest.fail("make test-topology needs: " + ", ".join(missing))
-    if missing:
-        pytest.skip("the topology needs " + ", ".join(missing) + " (make test-topology installs them)")
 
 
 def task_label(task_id: str, map_index: int) -> str:
@@ -116,7 +95,7 @@ def scan_for_secrets(paths: list[Path], secrets: dict[str, str]) -> list[str]:
 def test_mapped_batches_survive_a_killed_triggerer_and_worker_with_one_ofs_run_each(
     servers_present: None, ofs_simulator_factory: Any, tmp_path: Path
 ) -> None:
-    dags = load_dag_module()
+    dags = load_dag_file(DAG_FILE)
     simulator = ofs_simulator_factory(dags.catalogue(), speed=1, credentials=CREDENTIALS)
     issued = record_issued_tokens(simulator)
     dags_folder = tmp_path / "dags"

@@ -17,6 +17,7 @@ Airflow home and goes into ``report()``. ``make test-topology`` installs what th
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -26,11 +27,11 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import IO, Any
 
 import psutil
@@ -286,6 +287,16 @@ class UsageSampler:
         self._thread.join(timeout=10)
 
 
+def load_dag_file(path: Path) -> ModuleType:
+    """The module of a topology test's DAG file, read as the test's own copy (its catalogue, its names)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def topology_env(postgres: PostgresServer, redis: RedisServer, env: Mapping[str, str]) -> dict[str, str]:
     """Airflow settings of the distributed topology, sized for two cores; ``env`` adds to or overrides them."""
     return {
@@ -312,24 +323,41 @@ def topology_env(postgres: PostgresServer, redis: RedisServer, env: Mapping[str,
     }
 
 
+@dataclass(frozen=True)
+class Role:
+    """How one triggerer or Celery worker of a ``Topology`` starts: more arguments, more environment."""
+
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
 class Topology:
     """PostgreSQL, Redis and an Airflow cluster with Celery workers; ``with Topology(...) as topology``.
 
     :param home: an empty directory: AIRFLOW_HOME, every log, Redis's working directory.
     :param dags_folder: the DAGs folder of every Airflow component.
     :param env: more environment variables (the simulator's connection, settings to override).
-    :param triggerers: how many triggerers to start.
-    :param workers: how many Celery workers to start (``worker-N@<host>``).
+    :param triggerers: how many triggerers to start, or the ``Role`` of each.
+    :param workers: how many Celery workers to start (``worker-N@<host>``), or the ``Role`` of each.
+    :param env_elsewhere: more environment for the api-server, dag-processor and scheduler.
     """
 
     def __init__(
-        self, home: Path, dags_folder: Path, env: Mapping[str, str], *, triggerers: int = 2, workers: int = 2
+        self,
+        home: Path,
+        dags_folder: Path,
+        env: Mapping[str, str],
+        *,
+        triggerers: int | Sequence[Role] = 2,
+        workers: int | Sequence[Role] = 2,
+        env_elsewhere: Mapping[str, str] | None = None,
     ) -> None:
         self.home = home
         self.dags_folder = dags_folder
         self.extra_env = dict(env)
-        self.triggerer_count = triggerers
-        self.worker_count = workers
+        self.triggerer_roles = [Role()] * triggerers if isinstance(triggerers, int) else list(triggerers)
+        self.worker_roles = [Role()] * workers if isinstance(workers, int) else list(workers)
+        self.env_elsewhere = dict(env_elsewhere or {})
         self._stack = ExitStack()
         self.triggerers: list[Component] = []
         self.workers: list[Component] = []
@@ -372,27 +400,32 @@ class Topology:
         (self.home / "db-migrate.out").write_text(migrated.stdout + migrated.stderr)
         assert migrated.returncode == 0, (migrated.stdout + migrated.stderr)[-3000:]
 
-        self.cluster.start("api-server")
+        self.cluster.start("api-server", env=self.env_elsewhere)
         self.cluster.wait_for("the api-server to answer", self.cluster.api_answers, timeout=180)
-        self.cluster.start("dag-processor")
-        self.cluster.start("scheduler")
-        for _ in range(self.triggerer_count):  # one after the other: each job id belongs to one process
-            self.triggerers.append(self.cluster.start("triggerer"))
-            count = len(self.triggerers)
-            ids = self.cluster.wait_for(
-                f"triggerer {count}'s job",
-                lambda n=count: (ids := self.running_triggerer_jobs()) and len(ids) >= n and ids,
-                180,
-            )
-            self.triggerer_job_ids.append(max(set(ids) - set(self.triggerer_job_ids)))
-        for _ in range(self.worker_count):
-            self.workers.append(self._start_worker())
+        self.cluster.start("dag-processor", env=self.env_elsewhere)
+        self.cluster.start("scheduler", env=self.env_elsewhere)
+        for role in self.triggerer_roles:  # one after the other: each job id belongs to one process
+            self.add_triggerer(role)
+        for role in self.worker_roles:
+            self.workers.append(self._start_worker(role))
         for worker in self.workers:
             self.wait_until_ready(worker)
 
-    def _start_worker(self) -> Component:
+    def add_triggerer(self, role: Role) -> Component:
+        """Start a triggerer, wait for its job, and append both to ``triggerers`` and ``triggerer_job_ids``."""
+        triggerer = self.cluster.start("triggerer", *role.args, env=role.env)
+        self.triggerers.append(triggerer)
+        known = set(self.triggerer_job_ids)
+        new = self.cluster.wait_for(
+            f"{triggerer.log_path.stem}'s job", lambda: set(self.running_triggerer_jobs()) - known, 180
+        )
+        self.triggerer_job_ids.append(max(new))
+        return triggerer
+
+    def _start_worker(self, role: Role) -> Component:
         self.workers_started += 1
-        return self.cluster.start("celery-worker", "--celery-hostname", f"worker-{self.workers_started}@%h")
+        hostname = f"worker-{self.workers_started}@%h"
+        return self.cluster.start("celery-worker", "--celery-hostname", hostname, *role.args, env=role.env)
 
     def wait_until_ready(self, worker: Component) -> None:
         self.cluster.wait_for(
@@ -402,8 +435,8 @@ class Topology:
         )
 
     def replace_worker(self, number: int) -> Component:
-        """Start a new worker (``worker-N``) in place of ``workers[number]``, which died; wait until it is ready."""
-        self.workers[number] = worker = self._start_worker()
+        """Start a new worker (``worker-N``, of the same role) in place of ``workers[number]``, which died."""
+        self.workers[number] = worker = self._start_worker(self.worker_roles[number])
         self.wait_until_ready(worker)
         return worker
 

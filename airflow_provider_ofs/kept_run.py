@@ -39,7 +39,7 @@ class Round:
 
     @classmethod
     def of(cls, ti: Any, dag_run: Any) -> Round | None:
-        """The round of the running try; ``None`` when Airflow does not say (2.11 and 3.0 runs have it)."""
+        """The round of the running try; ``None`` when the context lacks the task instance or the DAG run."""
         clear_number = getattr(dag_run, "clear_number", None)
         max_tries = getattr(ti, "max_tries", None)
         if not _is_count(clear_number) or not _is_count(max_tries):

@@ -147,17 +147,20 @@ def with_runs_alias(outlets: Any) -> list[Any]:
     return listed
 
 
-def with_batch_inlet(inlets: Any, conn_id: Any, batch_name: Any) -> list[Any]:
-    """A task's inlets with its batch's asset added (once), when the connection id and batch name are plain text.
+def with_batch_asset(ports: Any, conn_id: Any, batch_name: Any) -> list[Any]:
+    """A task's inlets or outlets with its batch's asset added (once), when the connection id and batch name are
+    plain text (a templated or mapped name is known only when the task runs, and is left to the alias).
 
-    Airflow registers the assets of inlets where it parses the DAG file. One that only the alias names is
-    created by its first event, and two tasks that emit that first event at once (the night's scheduled run
-    and a run triggered by hand) fail one of them: Airflow inserts the asset twice. A templated or mapped
-    name is known only when the task runs, and is left to the alias.
+    Airflow registers the assets of a task's inlets and outlets where it parses the DAG file. Emitted only
+    through the alias, a batch's asset is created by its first event and linked to the alias by it, and two
+    tasks that emit that first event at once (the night's scheduled run and a run triggered by hand) fail one
+    of them: Airflow inserts the asset, or the link, twice. So the operators list the asset among their
+    outlets and emit through it (``emit_run_succeeded``); the sensor, which must not announce a run its DAG
+    run was triggered for, lists it among its inlets, which only registers it.
     """
     from airflow_provider_ofs.arguments import is_template
 
-    listed = _listed(inlets)
+    listed = _listed(ports)
     if is_template(conn_id) or is_template(batch_name):
         return listed
     try:
@@ -265,10 +268,12 @@ def emit_run_succeeded(task: Any, context: Any, outcome: Any) -> None:
     outlet_events = context.get("outlet_events")
     if outlet_events is None:  # not run by Airflow (a test calling execute with a context of its own)
         return
-    alias = AssetAlias(name=OFS_RUNS_ALIAS)
-    if IS_AIRFLOW_2:
-        _register_alias_on_airflow_2()
-    outlet_events[alias].add(asset_of(uri), extra=extra)
+    if any(not isinstance(port, AssetAlias) and getattr(port, "uri", None) == uri for port in task.outlets):
+        outlet_events[asset_of(uri)].extra = extra  # an outlet of the task: Airflow emits it when the task succeeds
+    else:
+        if IS_AIRFLOW_2:
+            _register_alias_on_airflow_2()
+        outlet_events[AssetAlias(name=OFS_RUNS_ALIAS)].add(asset_of(uri), extra=extra)
     task.log.info("Asset event for %s: OFS run %s %s", uri, run_id, outcome.state)
 
 
@@ -350,6 +355,6 @@ __all__ = [
     "ofs_batch_uri",
     "sanitize_uri",
     "triggering_run",
-    "with_batch_inlet",
+    "with_batch_asset",
     "with_runs_alias",
 ]

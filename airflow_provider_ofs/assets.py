@@ -27,7 +27,7 @@ from airflow_provider_ofs.asset_events import (
     ofs_batch_uri,
     sanitize_uri,
     triggering_run,
-    with_batch_inlet,
+    with_batch_asset,
     with_runs_alias,
 )
 
@@ -60,6 +60,6 @@ __all__ = [
     "ofs_batch_uri",
     "sanitize_uri",
     "triggering_run",
-    "with_batch_inlet",
+    "with_batch_asset",
     "with_runs_alias",
 ]

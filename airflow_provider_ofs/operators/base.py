@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import BaseOperator, Context, ResumableJobMixin, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_seconds, require_name, seconds
-from airflow_provider_ofs.assets import with_batch_inlet, with_runs_alias
+from airflow_provider_ofs.assets import with_batch_asset, with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.operators.act_once import ActOnce, RunKeeper, is_active, is_succeeded
 from airflow_provider_ofs.operators.run_waiter import RunWaiter
@@ -42,9 +42,9 @@ class OFSBatchRunWaitingOperator(BaseOperator):
     :param interrupt_on_kill: interrupt the run when the task is killed or times out.
     :param ofs_conn_id: the ``ofs_scheduler`` connection.
     :param emit_asset_event: when the run the task waited for succeeds, emit an event of the batch's asset
-        (``airflow_provider_ofs.assets``), through the alias ``ofs_batch_runs`` added to the task's outlets. When
-        the connection id and batch name are plain text, the batch's asset is added to the inlets, so that
-        Airflow registers it where it parses the DAG file (``asset_events.with_batch_inlet``).
+        (``airflow_provider_ofs.assets``): through the batch's asset, added to the task's outlets, when the
+        connection id and batch name are plain text (``asset_events.with_batch_asset``); otherwise through the
+        alias ``ofs_batch_runs``, added to the outlets too.
     """
 
     ui_color = "#f5d6c6"
@@ -70,7 +70,8 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         self.emit_asset_event = emit_asset_event
         if emit_asset_event and wait_for_completion:
             self.outlets = with_runs_alias(self.outlets)
-            self.inlets = with_batch_inlet(self.inlets, ofs_conn_id, batch_name)
+            if not getattr(self, "_BaseOperator__from_mapped", False):  # a mapped task's are what partial gave
+                self.outlets = with_batch_asset(self.outlets, ofs_conn_id, batch_name)
         self.poll_interval = poll_seconds(poll_interval)
         self.timeout = seconds("timeout", timeout)
         self.deferrable = default_deferrable() if deferrable is None else deferrable
@@ -88,8 +89,8 @@ class OFSBatchRunWaitingOperator(BaseOperator):
 
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Airflow's ``partial``, with the ``ofs_batch_runs`` alias in the outlets (and the batch's asset in the
-        inlets) and ``[ofs] queue``, as ``__init__`` adds them.
+        """Airflow's ``partial``, with the ``ofs_batch_runs`` alias (and the batch's asset) in the outlets and
+        ``[ofs] queue``, as ``__init__`` adds them.
 
         A mapped task's outlets are what ``partial`` was given: without this, Airflow would not register the
         alias where the DAG is parsed (Airflow 2 then cannot link the event to it).
@@ -98,7 +99,7 @@ class OFSBatchRunWaitingOperator(BaseOperator):
             kwargs["outlets"] = with_runs_alias(kwargs.get("outlets"))
             if "batch_name" in kwargs:
                 conn_id = kwargs.get("ofs_conn_id", DEFAULT_CONN_ID)
-                kwargs["inlets"] = with_batch_inlet(kwargs.get("inlets"), conn_id, kwargs["batch_name"])
+                kwargs["outlets"] = with_batch_asset(kwargs["outlets"], conn_id, kwargs["batch_name"])
         return partial_with_ofs_queue(super().partial(**kwargs), kwargs)
 
     @cached_property

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_ofs._compat import AirflowSensorTimeout, BaseSensorOperator, Context, default_deferrable
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_seconds
-from airflow_provider_ofs.assets import with_batch_inlet, with_runs_alias
+from airflow_provider_ofs.assets import with_batch_asset, with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome, push_outcome, push_run
 from airflow_provider_ofs.queues import with_ofs_queue
@@ -72,7 +72,8 @@ class OFSBatchRunSensor(BaseSensorOperator):
         self.emit_asset_event = emit_asset_event
         if emit_asset_event and batch_name is not None:
             self.outlets = with_runs_alias(self.outlets)
-            self.inlets = with_batch_inlet(self.inlets, ofs_conn_id, batch_name)
+            if not getattr(self, "_BaseOperator__from_mapped", False):  # a mapped task's are what partial gave
+                self.inlets = with_batch_asset(self.inlets, ofs_conn_id, batch_name)
         self.batch_run_id = batch_run_id
         self.tasks = tasks
         self.batch_name = batch_name

@@ -141,30 +141,50 @@ def outlet_events() -> Any:
     return OutletEventAccessors()
 
 
-def added(events: Any) -> list[tuple[str, dict[str, Any]]]:
-    """(asset URI, extra) of each event added through the alias."""
+def added(events: Any, task: Any = None) -> list[tuple[str, dict[str, Any]]]:
+    """(asset URI, extra) of each event added through the alias, then of each of ``task``'s outlet assets given
+    an extra (Airflow records those when the task succeeds)."""
     accessor = events[AssetAlias(name=OFS_RUNS_ALIAS)]
     if IS_AIRFLOW_2:
-        return [(e["dest_dataset_uri"], dict(e["extra"])) for e in accessor.dataset_alias_events]
-    return [(e.dest_asset_key.uri, e.extra) for e in accessor.asset_alias_events]
+        found = [(e["dest_dataset_uri"], dict(e["extra"])) for e in accessor.dataset_alias_events]
+    else:
+        found = [(e.dest_asset_key.uri, e.extra) for e in accessor.asset_alias_events]
+    outlets = [port for port in getattr(task, "outlets", ()) if not isinstance(port, AssetAlias)]
+    return found + [(port.uri, dict(events[port].extra)) for port in outlets if events[port].extra]
 
 
 def trigger_operator(**kwargs: Any) -> Any:
     from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
 
-    operator = OFSTriggerBatchOperator(task_id="eod", batch_name="EOD", mis_date="2026-03-31", **kwargs)
+    kwargs.setdefault("batch_name", "EOD")
+    operator = OFSTriggerBatchOperator(task_id="eod", mis_date="2026-03-31", **kwargs)
     operator.watched_run_id = "R1"
     return operator
 
 
-def test_a_succeeded_run_adds_one_event_through_the_alias(ofs_connection: Any) -> None:
+def test_a_succeeded_run_of_a_batch_named_in_the_dag_adds_one_event_through_the_batchs_outlet(
+    ofs_connection: Any,
+) -> None:
+    """Not through the alias: its first event for a batch, emitted by two tasks at once, failed one of them."""
     operator = trigger_operator()
-    assert [o.name for o in operator.outlets if isinstance(o, AssetAlias)] == [OFS_RUNS_ALIAS]
+    uri = batch_uri_of(operator.hook.settings, "EOD")
+    assert [getattr(o, "uri", None) or o.name for o in operator.outlets] == [OFS_RUNS_ALIAS, uri]
+    events = outlet_events()
+    emit_run_succeeded(operator, {"outlet_events": events}, RunOutcome("SUCCESSFUL"))
+    [(asset_uri, extra)] = added(events, operator)
+    assert asset_uri == uri
+    assert (extra["batchRunId"], extra["misDate"], extra["state"]) == ("R1", "2026-03-31", "SUCCESSFUL")
+
+
+def test_a_templated_batch_name_adds_its_event_through_the_alias(ofs_connection: Any) -> None:
+    operator = trigger_operator(batch_name="{{ params.batch }}")
+    operator.batch_name = "EOD"  # rendered
+    assert [getattr(o, "uri", None) or o.name for o in operator.outlets] == [OFS_RUNS_ALIAS]
     events = outlet_events()
     emit_run_succeeded(operator, {"outlet_events": events}, RunOutcome("SUCCESSFUL"))
     [(asset_uri, extra)] = added(events)
     assert asset_uri == batch_uri_of(operator.hook.settings, "EOD")
-    assert (extra["batchRunId"], extra["misDate"], extra["state"]) == ("R1", "2026-03-31", "SUCCESSFUL")
+    assert extra["batchRunId"] == "R1"
 
 
 @pytest.mark.parametrize(
@@ -189,15 +209,16 @@ def test_restart_and_rerun_events_carry_the_mis_date_ofs_put_in_the_run_id(
 
     emit_run_succeeded(operator, {"outlet_events": events}, RunOutcome("SUCCESSFUL"))
 
-    [(_, extra)] = added(events)
+    [(_, extra)] = added(events, operator)
     assert extra.get("misDate") == mis_date
 
 
 @pytest.mark.parametrize("state", ["FAILED", "INTERRUPTED", "ABORTED", None])
 def test_a_run_that_did_not_succeed_adds_none(ofs_connection: Any, state: str | None) -> None:
     events = outlet_events()
-    emit_run_succeeded(trigger_operator(), {"outlet_events": events}, RunOutcome(state))
-    assert added(events) == []
+    operator = trigger_operator()
+    emit_run_succeeded(operator, {"outlet_events": events}, RunOutcome(state))
+    assert added(events, operator) == []
 
 
 def test_without_emit_asset_event_or_for_fire_and_forget_there_is_no_alias_and_no_event(ofs_connection: Any) -> None:
@@ -228,7 +249,11 @@ class _Event:
 
 
 def test_a_run_announced_by_the_triggering_event_is_not_announced_again(ofs_connection: Any) -> None:
-    operator = trigger_operator()
+    """A sensor in a DAG scheduled on the batch, watching the run the event named (the handoff)."""
+    from airflow_provider_ofs.sensors.batch import OFSBatchRunSensor
+
+    operator = OFSBatchRunSensor(task_id="watch", batch_run_id="{{ run }}", batch_name="EOD")
+    operator.watched_run_id = "R1"
     uri_of_eod = batch_uri_of(operator.hook.settings, "EOD")
     key = "triggering_dataset_events" if IS_AIRFLOW_2 else "triggering_asset_events"
     for run_id, expected in (("R1", 0), ("R0", 1)):  # the same run: none; another run of the batch: one

@@ -172,15 +172,30 @@ def with_batch_asset(ports: Any, conn_id: Any, batch_name: Any) -> list[Any]:
     return listed
 
 
+def without_batch_assets(outlets: Any) -> list[Any]:
+    """A task's outlets without OFS batch assets: a run a person accepted as done (``recovery``) announces nothing."""
+    return [
+        o
+        for o in _listed(outlets)
+        if isinstance(o, AssetAlias) or not str(getattr(o, "uri", "")).startswith(f"{SCHEME}://")
+    ]
+
+
 def emits_events(task: Any) -> bool:
     """Whether ``task`` has ``OFS_RUNS_ALIAS`` among its outlets (``emit_asset_event``)."""
     return any(isinstance(o, AssetAlias) and o.name == OFS_RUNS_ALIAS for o in getattr(task, "outlets", None) or ())
 
 
 def event_extra(
-    run_id: str, batch_name: str, outcome: Any, mis_date: str | None, monitor_url: str | None
+    run_id: str,
+    batch_name: str,
+    outcome: Any,
+    mis_date: str | None,
+    monitor_url: str | None,
+    recovery: str | None = None,
 ) -> dict[str, Any]:
-    """The extra of a succeeded run's event: what a consumer needs (``misDate``, ``monitorUrl`` only when known).
+    """The extra of a succeeded run's event: what a consumer needs (``misDate``, ``monitorUrl`` only when known),
+    and ``recovery``, who chose the Restart or Rerun that led to it, when a person did (``recovery=``).
 
     Text values only: Airflow 2.11 and 3.0 hash the extra (``frozenset(extra.items())``), so a list or a mapping
     in it would fail the producing task; a group's child runs are in its XCom ``batch_child_runs``.
@@ -190,6 +205,8 @@ def event_extra(
         extra["misDate"] = mis_date
     if monitor_url:
         extra["monitorUrl"] = monitor_url
+    if recovery:
+        extra["recovery"] = recovery
     return extra
 
 
@@ -249,6 +266,7 @@ def emit_run_succeeded(task: Any, context: Any, outcome: Any) -> None:
         task.log.info("Watched some tasks of OFS run %s only: no asset event for %s", run_id, batch_name)
         return
     from airflow_provider_ofs.arguments import mis_date_text
+    from airflow_provider_ofs.recovery import last_answer
 
     try:
         uri = batch_uri_of(task.hook.settings, batch_name)
@@ -264,6 +282,7 @@ def emit_run_succeeded(task: Any, context: Any, outcome: Any) -> None:
         outcome,
         mis_date_text(getattr(task, "mis_date", None)) or mis_date_of_run(run_id, batch_name),
         task.hook.monitor_url(run_id, batch_name),
+        last_answer(getattr(task, "recovery_answers", None)),
     )
     outlet_events = context.get("outlet_events")
     if outlet_events is None:  # not run by Airflow (a test calling execute with a context of its own)

@@ -216,6 +216,17 @@ class OFSRunFailedError(OFSSchedulerError):
         super().__init__(message, code=state.value)
 
 
+class OFSRunAbandonedError(OFSSchedulerError, AirflowFailException):
+    """A person answered **Fail** about a failed run (``recovery=``); not retried, since a retry would act on it."""
+
+    def __init__(self, batch_name: str, answer: Any) -> None:
+        self.run_id = answer.run_id
+        super().__init__(
+            f"OFS run {answer.run_id} of {batch_name} failed and was not recovered: {answer.sentence()}. Clear the "
+            f"task to start anew."
+        )
+
+
 class OFSTasksOfGroupError(OFSSchedulerError, AirflowFailException):
     """A ``tasks`` filter was given for the run of a batch group; not retried, since no retry can change that.
 

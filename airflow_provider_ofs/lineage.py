@@ -49,6 +49,7 @@ class OFSBatchRunFacet(RunFacet):
     failedTasksOmitted: int | None = field(default=None)
     childRunsOmitted: int | None = field(default=None)
     monitorUrl: str | None = field(default=None)
+    recoveries: list[dict[str, Any]] | None = field(default=None)
 
     @staticmethod
     def _get_schema() -> str:
@@ -69,6 +70,8 @@ def run_lineage(task: Any, batch_run_id: str, **fields: Any) -> OperatorLineage[
         if outcome.omitted is not None:  # a list longer than MAX_LISTED: how many entries it left out
             fields["failedTasksOmitted"] = outcome.failed_tasks_omitted
             fields["childRunsOmitted"] = outcome.children_omitted
+    if getattr(task, "recovery_answers", None):  # a person chose what to do with a failed run (``recovery=``)
+        fields["recoveries"] = list(task.recovery_answers)
     facet = OFSBatchRunFacet(
         batchRunId=batch_run_id,
         batchName=task.batch_name,

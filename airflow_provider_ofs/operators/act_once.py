@@ -18,10 +18,10 @@ The rules of ``OFSBatchRunActionOperator`` (``operators.batch``), whatever the o
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from airflow_provider_ofs._compat import HAS_TASK_STATE_STORE, is_airflow_retry
 from airflow_provider_ofs.exceptions import OFSObjectNotFoundError, OFSOutcomeUnknownError, OFSTaskStateError
@@ -32,6 +32,7 @@ from airflow_provider_ofs.states import DONE_WITHOUT_FAILURE, STILL_RUNNING
 if TYPE_CHECKING:
     from airflow_provider_ofs._compat import Context
     from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+    from airflow_provider_ofs.recovery import OFSRecovery
     from airflow_provider_ofs.states import RunState, RunStatus
 
 
@@ -80,6 +81,31 @@ def accepted(run_id: str, verb: str, subject: str) -> Iterator[None]:
         raise accepted_then_failed(verb, subject, run_id, error) from error
 
 
+def call_marked(keeper: RunKeeper | None, context: Context, round_: Round | None, call: Callable[[], str]) -> str:
+    """Make ``call`` (a trigger, restart or rerun) with the intent marker in the store while it is out; its run id.
+
+    A retry that finds the marker fails with ``OFSOutcomeUnknownError`` instead of calling again. A call that
+    certainly did nothing (it raised anything but ``OFSOutcomeUnknownError``) puts the previous value back; the
+    caller keeps the run OFS accepted (``RunKeeper.keep``), which replaces the marker. Without a store: the call.
+    """
+    store = keeper.store(context) if keeper is not None else None
+    if store is None:
+        return call()
+    assert keeper is not None
+    previous = store.get(keeper.key)
+    store.set(keeper.key, intent_marker(time.time(), round_))
+    try:
+        return call()
+    except OFSOutcomeUnknownError:
+        raise
+    except BaseException:
+        if previous is None:
+            store.delete(keeper.key)
+        else:
+            store.set(keeper.key, previous)
+        raise
+
+
 def is_active(status: str) -> bool:
     """A kept run's state name that means "reconnect to it": not started, ongoing or held."""
     return status in {state.name for state in STILL_RUNNING}
@@ -98,6 +124,7 @@ class ActingTask(Protocol):
     retries: int | None
     verb: str
     watched_run_id: str | None
+    recovery: OFSRecovery | None
 
     @property
     def hook(self) -> OFSSchedulerHook: ...
@@ -106,6 +133,8 @@ class ActingTask(Protocol):
     def log(self) -> Any: ...
 
     def act(self, context: Context, previous: ActOnce) -> str: ...
+
+    def ask_about(self, run_id: str, status: RunStatus, context: Context) -> NoReturn: ...
 
     def call_subject(self) -> str: ...
 
@@ -161,24 +190,12 @@ class ActOnce:
         a retry that finds it fails with ``OFSOutcomeUnknownError`` instead of acting again. A call that
         certainly did nothing (it raised anything but ``OFSOutcomeUnknownError``) puts the previous value back.
         Once OFS accepted the call, the run is kept here (``_keep_accepted``) and returned as the store keeps it.
+        With ``recovery`` set, a retry that found the previous try's run failed asks a person instead of acting.
         """
-        store = self.keeper.store(context)
-        if store is None:
-            return self._keep_accepted(self.task.act(context, self), context, None)
-        key = self.keeper.key
-        previous = store.get(key)
-        store.set(key, intent_marker(time.time(), self.round))
-        try:
-            run_id = self.task.act(context, self)
-        except OFSOutcomeUnknownError:
-            raise
-        except BaseException:
-            if previous is None:
-                store.delete(key)
-            else:
-                store.set(key, previous)
-            raise
-        return self._keep_accepted(run_id, context, store)
+        if self.failed_run is not None and self.status_of_previous_try is not None and self.task.recovery is not None:
+            self.task.ask_about(self.failed_run, self.status_of_previous_try, context)  # a person decides: no return
+        run_id = call_marked(self.keeper, context, self.round, lambda: self.task.act(context, self))
+        return self._keep_accepted(run_id, context, self.keeper.store(context))
 
     def _keep_accepted(self, run_id: str, context: Context, store: Any) -> dict[str, Any]:
         """Keep the run OFS accepted: in the store (its batch and connection with it), then in XCom.

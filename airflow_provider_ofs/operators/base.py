@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow_provider_ofs._compat import BaseOperator, Context, ResumableJobMixin, default_deferrable
+from airflow_provider_ofs._compat import (
+    BaseOperator,
+    Context,
+    ResumableJobMixin,
+    airflow_version,
+    default_deferrable,
+)
 from airflow_provider_ofs.arguments import DEFAULT_CONN_ID, is_template, poll_seconds, require_name, seconds
 from airflow_provider_ofs.assets import with_batch_asset, with_runs_alias
 from airflow_provider_ofs.exceptions import fails_plainly
@@ -15,6 +21,7 @@ from airflow_provider_ofs.operators.act_once import ActOnce, RunKeeper, is_activ
 from airflow_provider_ofs.operators.run_waiter import RunWaiter
 from airflow_provider_ofs.published import OFSBatchMonitorLink, RunOutcome
 from airflow_provider_ofs.queues import partial_with_ofs_queue, with_ofs_queue
+from airflow_provider_ofs.recovery import OFSRecovery, unsupported_reason
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -45,6 +52,9 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         (``airflow_provider_ofs.assets``): through the batch's asset, added to the task's outlets, when the
         connection id and batch name are plain text (``asset_events.with_batch_asset``); otherwise through the
         alias ``ofs_batch_runs``, added to the outlets too.
+    :param recovery: when the run fails (after ``max_restarts``), ask a person in Airflow's Required Actions
+        whether to Restart, Rerun, Mark done or Fail (``airflow_provider_ofs.recovery.OFSRecovery``; Airflow
+        3.3+, refused where the DAG is parsed on older Airflow). ``None``: the task fails.
     """
 
     ui_color = "#f5d6c6"
@@ -62,9 +72,21 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         interrupt_on_kill: bool = True,
         ofs_conn_id: str = DEFAULT_CONN_ID,
         emit_asset_event: bool = True,
+        recovery: OFSRecovery | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**with_ofs_queue(kwargs))
+        if recovery is not None:
+            reason = unsupported_reason(airflow_version())
+            if reason is not None:
+                raise ValueError(reason)
+            if not isinstance(recovery, OFSRecovery):
+                raise ValueError(f"recovery must be an OFSRecovery or None, not {recovery!r}")
+            if not wait_for_completion:
+                raise ValueError("recovery asks about a run the task waits for: it needs wait_for_completion=True")
+        self.recovery = recovery
+        #: The answers a person gave about this try's failed runs (``recovery``), oldest first.
+        self.recovery_answers: list[dict[str, Any]] = []
         self.batch_name = batch_name
         self.wait_for_completion = wait_for_completion
         self.emit_asset_event = emit_asset_event
@@ -118,16 +140,30 @@ class OFSBatchRunWaitingOperator(BaseOperator):
         self._waiter().publish(run_id, context)
 
     @fails_plainly
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, restarts_done: int = 0) -> str:
-        """Resume after the trigger's event: succeed, restart and defer again, or fail naming the run."""
-        return self._waiter().resume(context, event, restarts_done)
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, restarts_done: int = 0, asks_done: int = 0
+    ) -> str:
+        """Resume after the trigger's event: succeed, restart and defer again, ask (``recovery``), or fail naming
+        the run."""
+        return self._waiter(asks_done).resume(context, event, restarts_done)
+
+    @fails_plainly
+    def execute_recovery(
+        self, context: Context, event: dict[str, Any], run_id: str, asks_done: int, restarts_done: int = 0
+    ) -> str:
+        """Resume with a person's answer about failed run ``run_id`` (``recovery``): carry it out once."""
+        return self._waiter(asks_done).answered(context, event, run_id, restarts_done)
+
+    def ask_about(self, run_id: str, status: Any, context: Context) -> NoReturn:
+        """Ask a person about a failed run a previous try left (``recovery``); see ``RunWaiter.ask_about``."""
+        self._waiter().ask_about(run_id, status, context)
 
     def on_kill(self) -> None:
         """The task was killed while waiting: interrupt the run when ``interrupt_on_kill`` is set (best effort)."""
         self._waiter().on_kill()
 
-    def _waiter(self) -> RunWaiter:
-        return RunWaiter(self, self.run_keeper)
+    def _waiter(self, asks_done: int = 0) -> RunWaiter:
+        return RunWaiter(self, self.run_keeper, asks_done)
 
 
 class OFSBatchRunActionOperator(ResumableJobMixin, OFSBatchRunWaitingOperator):  # type: ignore[misc]

@@ -7,16 +7,21 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from airflow_provider_ofs.exceptions import OFSRunTimeoutError, OFSSchedulerError
+from airflow_provider_ofs.asset_events import without_batch_assets
+from airflow_provider_ofs.exceptions import OFSRunAbandonedError, OFSRunTimeoutError, OFSSchedulerError
+from airflow_provider_ofs.kept_run import Round
 from airflow_provider_ofs.metrics import run_ended
-from airflow_provider_ofs.operators.act_once import RunKeeper, accepted
+from airflow_provider_ofs.operators.act_once import RunKeeper, accepted, call_marked
 from airflow_provider_ofs.published import RunOutcome, push_outcome, push_run
+from airflow_provider_ofs.recovery import FAIL, MARK_DONE, RESTART
 from airflow_provider_ofs.run_watch import End, Look, RunWatch, interrupt_result, kill_plan, log_notes
 from airflow_provider_ofs.watching import WatchEvent, raise_watch_failure, try_deadline, wait_deadline
 
 if TYPE_CHECKING:
     from airflow_provider_ofs._compat import Context
     from airflow_provider_ofs.hooks.scheduler import OFSSchedulerHook
+    from airflow_provider_ofs.recovery import OFSRecovery
+    from airflow_provider_ofs.states import RunStatus
 
 
 class WaitingTask(Protocol):
@@ -36,6 +41,9 @@ class WaitingTask(Protocol):
     interrupt_on_kill: bool
     watched_run_id: str | None
     run_outcome: RunOutcome | None
+    recovery: OFSRecovery | None
+    recovery_answers: list[dict[str, Any]]
+    outlets: Any
 
     @property
     def hook(self) -> OFSSchedulerHook: ...
@@ -55,11 +63,13 @@ class RunWaiter:
         ``watched_run_id``.
     :param keeper: where a run that replaces the watched one (a restart) is kept for a retry of the task;
         ``None`` keeps it nowhere.
+    :param asks_done: how many questions about a failed run this try was answered (``recovery``).
     """
 
-    def __init__(self, task: WaitingTask, keeper: RunKeeper | None = None) -> None:
+    def __init__(self, task: WaitingTask, keeper: RunKeeper | None = None, asks_done: int = 0) -> None:
         self.task = task
         self.keeper = keeper
+        self.asks_done = asks_done
 
     def watch(self, run_id: str, context: Context) -> str:
         """Publish the run id, then wait for the run (or defer to the trigger); return the id that ended well."""
@@ -82,6 +92,10 @@ class RunWaiter:
         task = self.task
         watched = WatchEvent.from_payload(event)
         task.watched_run_id = watched.run_id
+        if task.recovery is not None and self.asks_done:  # the answers so far, for the final event and facet
+            from airflow_provider_ofs.operators.recovery_ask import answers_of
+
+            task.recovery_answers = answers_of(context)
         watch = self._run_watch(watched.run_id, watched.deadline, time.time() - watched.waited_seconds, restarts_done)
         try:
             if self._follow(watch.resume(watched), watch, context):
@@ -147,23 +161,67 @@ class RunWaiter:
         task = self.task
         log_notes(task.log, look.notes)
         if look.end is End.RESTART:
-            failed_run = watch.run_id
-            run_id = task.hook.restart(task.batch_name, failed_run)
-            with accepted(run_id, "restart", f"run {failed_run} of {task.batch_name}"):
-                log_notes(task.log, watch.restarted(run_id))
-                self.publish(run_id, context)
-                if self.keeper is not None:
-                    self.keeper.keep(context, run_id, task.batch_name, task.ofs_conn_id)
+            run_id = self._change(RESTART, watch.run_id, context)
+            log_notes(task.log, watch.restarted(run_id))
             return False
         if look.outcome is not None:
             self._ended(context, look.outcome, look.waited)
         if look.end is End.DEADLINE:
             stopped = look.interrupted or (look.interrupt and self._interrupt(watch.run_id))
             raise OFSRunTimeoutError(watch.run_id, look.state, look.waited, run_stopped=stopped)
+        if look.end is End.FAILURE and task.recovery is not None and self.asks_done < task.recovery.max_asks:
+            from airflow_provider_ofs.operators.recovery_ask import ask
+
+            ask(task, context, watch.run_id, look.message, self.asks_done, watch.restarts_done)
         if look.error is not None:
             raise look.error
         task.log.info("OFS run %s of %s succeeded", watch.run_id, task.batch_name)
         return True
+
+    def ask_about(self, run_id: str, status: RunStatus, context: Context) -> NoReturn:
+        """A retry found the previous try's run failed: ask a person about it (``recovery``), with no restart left."""
+        task = self.task
+        self.publish(run_id, context)
+        watch = self._run_watch(run_id, None, time.time(), restarts_done=task.max_restarts)
+        self._follow(watch.look(status, time.time()), watch, context)
+        raise AssertionError(f"the watch of failed run {run_id} neither asked nor failed")  # _follow raises
+
+    def answered(self, context: Context, event: dict[str, Any], run_id: str, restarts_done: int) -> str:
+        """Carry out a person's answer about failed run ``run_id`` (``execute_recovery``); return the id that ended
+        well.
+
+        Fail fails the task without retry; Mark done succeeds with no asset event; Restart and Rerun call OFS once
+        (the intent marker, then the new run, in the task-state store) and watch the new run, which may ask again.
+        """
+        from airflow_provider_ofs.operators.recovery_ask import record
+
+        task = self.task
+        task.watched_run_id = run_id
+        answer = record(task, context, run_id, event)
+        if answer.choice == FAIL:
+            raise OFSRunAbandonedError(task.batch_name, answer)
+        if answer.choice == MARK_DONE:
+            task.outlets = without_batch_assets(task.outlets)
+            task.log.warning(
+                "OFS run %s of %s accepted as done by %s: no asset event", run_id, task.batch_name, answer.who
+            )
+            return run_id
+        new_run = self._change(answer.choice, run_id, context)
+        now = time.time()
+        watch = self._run_watch(new_run, wait_deadline(now, task.timeout), now, restarts_done)
+        return self._wait(watch, context, task.deferrable)
+
+    def _change(self, choice: str, failed_run: str, context: Context) -> str:
+        """Restart or rerun ``failed_run`` once (``call_marked``), publish the new run and keep it; its id."""
+        task = self.task
+        verb, call = ("restart", task.hook.restart) if choice == RESTART else ("rerun", task.hook.rerun)
+        round_ = Round.of(context.get("ti"), context.get("dag_run"))
+        run_id = call_marked(self.keeper, context, round_, lambda: call(task.batch_name, failed_run))
+        with accepted(run_id, verb, f"run {failed_run} of {task.batch_name}"):
+            self.publish(run_id, context)
+            if self.keeper is not None:
+                self.keeper.keep(context, run_id, task.batch_name, task.ofs_conn_id)
+        return run_id
 
     def _defer(self, watch: RunWatch, pause: float) -> NoReturn:
         # Imported here: the trigger module loads Airflow's trigger base (about 10 ms) that parsing a DAG does not need.
@@ -171,10 +229,13 @@ class RunWaiter:
 
         # timeout=None: the trigger enforces the deadline itself and yields a timeout event, so that
         # execute_complete runs and can interrupt the run (a framework timeout would orphan it).
+        resume_with = {"restarts_done": watch.restarts_done}
+        if self.asks_done:  # questions answered in this try (``recovery``): a failure later may ask the rest
+            resume_with["asks_done"] = self.asks_done
         self.task.defer(
             trigger=OFSBatchRunTrigger.going_on_with(watch, self.task.ofs_conn_id, time.time(), pause),
             method_name="execute_complete",
-            kwargs={"restarts_done": watch.restarts_done},
+            kwargs=resume_with,
             timeout=None,
         )
 

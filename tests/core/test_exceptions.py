@@ -10,6 +10,7 @@ import pytest
 
 from airflow_provider_ofs import exceptions
 from airflow_provider_ofs.exceptions import FailureKind, OFSSchedulerError
+from airflow_provider_ofs.recovery import FAIL, Answer
 from airflow_provider_ofs.states import RunState
 
 #: Constructor arguments of the errors whose constructors do not take a message.
@@ -18,6 +19,7 @@ ARGUMENTS = {
     exceptions.OFSTasksOfGroupError: (("GROUP_2026-01-31_1_1", ["T1"]), {}),
     exceptions.OFSRunTimeoutError: (("BATCH_2026-01-31_1_1", RunState.ONGOING, 60.0), {"run_stopped": True}),
     exceptions.OFSRunLostError: (("BATCH_2026-01-31_1_1", "BATCH", TimeoutError("no answer")), {}),
+    exceptions.OFSRunAbandonedError: (("BATCH", Answer("BATCH_2026-01-31_1_1", FAIL, "nightshift", "02:14")), {}),
     exceptions.OFSTransportError: (
         ("no answer",),
         {"kind": FailureKind.THROTTLED, "http_status": 429, "retry_after": 2.5},

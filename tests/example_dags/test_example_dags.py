@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_ofs._compat import airflow_version
+from airflow_provider_ofs.recovery import MINIMUM_AIRFLOW
 from airflow_provider_ofs.simulator import RunCode, RunView, Simulator
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from demo.airflow_home import DagRunOutcome, DemoAirflow
@@ -29,6 +31,8 @@ EXAMPLE_DAG_IDS = {
     "ofs_reporting_on_eod_group",
     "ofs_watch_announced_run",
 }
+if airflow_version() >= MINIMUM_AIRFLOW:
+    EXAMPLE_DAG_IDS.add("ofs_ask_on_failure")  # recovery= asks in Required Actions: Airflow 3.3+
 MIS_DATE = "2026-03-31"
 #: What ``ofs_mapped_batches`` maps over (batches of the demo catalogue).
 MAPPED_BATCHES = ["OFS_DAILY_DATA_LOAD", "OFS_FTP_PROCESS", "OFS_REG_CAPITAL_CALC"]
@@ -42,8 +46,6 @@ def example_airflow(airflow_cli: AirflowCLI, tmp_path_factory: pytest.TempPathFa
     Airflow 3.0's ``dags test`` looks the DAG up in the database, so there the examples are serialised
     first, into a home of their own (serialising replaces the DAGs the session's home knows).
     """
-    from airflow_provider_ofs._compat import airflow_version
-
     if airflow_version() != (3, 0):
         return AirflowCLI(airflow_cli.home, EXAMPLE_DAGS)
     cli = AirflowCLI(tmp_path_factory.mktemp("example-airflow-home"), EXAMPLE_DAGS)

@@ -237,6 +237,25 @@ def test_the_store_holds_an_intent_marker_while_the_trigger_call_is_out(sim):
     assert store.values == {KEY: kept(run_id, "QUICK")}
 
 
+def test_the_store_holds_an_intent_marker_while_an_automatic_restart_is_out(sim):
+    seen: list[Any] = []
+    store = TaskStateStore()
+    op = operator("FLAKY", retries=2, max_restarts=1)
+    real_restart = op.hook.restart
+
+    def restart_while_looking_at_the_store(*args: Any, **kwargs: Any) -> str:
+        seen.append(store.values.get(KEY))
+        return real_restart(*args, **kwargs)
+
+    op.hook.restart = restart_while_looking_at_the_store  # type: ignore[method-assign]
+    run_id = op.execute({"task_state_store": store, "ti": TaskInstance(1, 2)})
+
+    assert len(seen) == 1
+    assert str(seen[0]).startswith(ACTING_MARKER), "a worker lost during the restart would leave a failed run kept"
+    assert store.values == {KEY: kept(run_id, "FLAKY")}
+    assert sim.journal.count("restart") == 1
+
+
 def test_a_retry_after_a_try_lost_while_its_trigger_was_out_fails_at_once_and_triggers_nothing(sim):
     store = TaskStateStore(**{KEY: f"{ACTING_MARKER}1790000000.000"})  # what a killed worker leaves
 

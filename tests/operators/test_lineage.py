@@ -135,3 +135,29 @@ def test_a_long_list_of_failed_tasks_is_reported_bounded_with_the_count_left_out
     assert facet["failedTasksOmitted"] == 40
     assert facet["childRunsOmitted"] == 0
     assert_valid_facet(facet)
+
+
+def test_the_answers_of_a_person_are_reported_and_fit_the_schema() -> None:
+    from types import SimpleNamespace
+
+    from airflow_provider_ofs.lineage import run_lineage
+    from airflow_provider_ofs.published import RunOutcome
+    from airflow_provider_ofs.recovery import Answer
+
+    answers = [
+        Answer("EOD_1", "Restart", "nightshift", "2026-12-07T02:14:00+00:00").record(),
+        Answer("EOD_1", "Mark done", None, "2026-12-07T04:14:00+00:00").record(),  # the timeout's default
+    ]
+    task = SimpleNamespace(
+        batch_name="EOD",
+        run_outcome=RunOutcome("FAILED", ("T2",)),
+        recovery_answers=answers,
+        hook=SimpleNamespace(monitor_url=lambda run_id, batch_name: None),
+    )
+
+    facet = Serde.to_dict(run_lineage(task, RUN_ID, action="trigger").run_facets[FACET_NAME])
+
+    assert facet["recoveries"] == [answers[0], {"batchRunId": "EOD_1", "choice": "Mark done", "at": answers[1]["at"]}]
+    assert_valid_facet(facet)
+    with pytest.raises(jsonschema.ValidationError, match="Retry"):
+        assert_valid_facet({**facet, "recoveries": [{**answers[0], "choice": "Retry"}]})

@@ -123,13 +123,13 @@ ui-run: $(STAMP)
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
-	OFS_UI_REQUIRED=1 OFS_UI_ARTEFACTS=$(UI_ARTEFACTS) $(BIN)/pytest -m ui tests/ui $(PYTEST_ARGS)
+	OFS_UI_REQUIRED=1 OFS_UI_ARTEFACTS=$(UI_ARTEFACTS) $(BIN)/pytest -m ui tests/ui tests/reliability $(PYTEST_ARGS)
 	@cat $(UI_ARTEFACTS)/connection-test.txt 2>/dev/null | sed 's/^/>> the UI'"'"'s connection Test button: /' || true
 
-# The README's pictures of the UI, from the last `make test-ui`: the connection form, the Trigger dialog and the
-# task's OFS Batch Monitor link (docs/images/ui-*.png).
+# The README's pictures of the UI, from the last `make test-ui`: the connection form, the Trigger dialog, the
+# task's OFS Batch Monitor link and a failed run's question in Required Actions (docs/images/ui-*.png).
 ui-images:
-	@for name in connection-form trigger-dialog task-link; do \
+	@for name in connection-form trigger-dialog task-link required-action-form; do \
 		cp -v $(UI_ARTEFACTS)/*-$$name.png docs/images/ui-$$name.png || exit 1; \
 	done
 

@@ -245,6 +245,20 @@ class AirflowCluster:
                 raise AssertionError(f"timed out after {timeout:g} s waiting for {what}\n{self.report()}")
             time.sleep(0.5)
 
+    def saw_park(self, dag_id: str, task_id: str) -> bool:
+        """Whether the scheduler took the executor's report that a try of the task ended awaiting input (HITL).
+
+        An answer given before that can lose the resumed try on Airflow 3.3.2: the scheduler queues the task again,
+        then takes the asking try's stale success for a task "killed externally" ("finished with state success, but
+        the task instance's state attribute is queued"; the family of apache/airflow#72716).
+        """
+        needle = f"TaskInstance Finished: dag_id={dag_id}, task_id={task_id},"
+        return any(
+            needle in line and "state=awaiting_input" in line
+            for path in self.home.glob("scheduler-*.out")
+            for line in path.read_text(errors="replace").splitlines()
+        )
+
     def report(self) -> str:
         """The last lines of every component's (and server's) output, for failure messages."""
         servers = [

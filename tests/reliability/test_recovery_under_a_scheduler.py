@@ -9,7 +9,6 @@ call for Rerun, none for Mark done and Fail; and a try lost after the answer is 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import urllib.request
 from pathlib import Path
@@ -51,18 +50,6 @@ def question(cluster: AirflowCluster, dag_id: str) -> tuple[str, str, str, int] 
         dag_id,
     )
     return rows[0] if rows else None
-
-
-def parked(cluster: AirflowCluster, dag_id: str) -> bool:
-    """Whether the scheduler has seen the asking try's process end (logged with the task awaiting input).
-
-    An answer before that can make Airflow 3.3.2 fail the resumed try (``rc_quick`` shows it): a person who
-    reads the question first answers long after.
-    """
-    log = (cluster.home / "scheduler-1.out").read_text(errors="replace")
-    return (
-        re.search(rf"TaskInstance Finished: dag_id={dag_id}, task_id=load,[^\n]*state=awaiting_input", log) is not None
-    )
 
 
 def answer(cluster: AirflowCluster, dag_id: str, run_id: str, choice: str) -> None:
@@ -118,7 +105,7 @@ def test_each_answer_acts_on_ofs_once_and_a_retry_after_it_does_not_act_again(
         parked."""
         asked_now = question(cluster, "rc_quick")
         new = asked_now is not None and asked_now[3] not in quick_answers
-        if asked_now is not None and new and (not quick_answers or parked(cluster, "rc_quick")):
+        if asked_now is not None and new and (not quick_answers or cluster.saw_park("rc_quick", "load")):
             answer(cluster, "rc_quick", asked_now[0], RESTART)
             quick_answers.append(asked_now[3])
         return states(cluster, "rc_quick")
@@ -129,7 +116,7 @@ def test_each_answer_acts_on_ofs_once_and_a_retry_after_it_does_not_act_again(
         asked: dict[str, tuple[str, str, str, int]] = {}
         for dag_id in choices:
             asked[dag_id] = cluster.wait_for(f"{dag_id}'s question", lambda d=dag_id: question(cluster, d), 300)
-            cluster.wait_for(f"{dag_id}'s asking try to end", lambda d=dag_id: parked(cluster, d), 120)
+            cluster.wait_for(f"{dag_id}'s asking try to end", lambda d=dag_id: cluster.saw_park(d, "load"), 120)
         for dag_id, choice in choices.items():
             if dag_id == "rc_retry":  # the status calls after the answer fail until the try gives the run up
                 simulator.add_fault("status", [503] * 5, batch=CASES[dag_id][0])  # 5: every attempt of one call

@@ -1,6 +1,7 @@
 """The DAGs of the recovery test (test_recovery_under_a_scheduler.py): one failing batch each, ``recovery=`` set.
 
-The test answers each question through Airflow's REST API, as the Required Actions page does:
+Defined on Airflow 3.3+ only (older Airflow refuses ``recovery=`` where the DAG is parsed). The test answers each
+question through Airflow's REST API, as the Required Actions page does:
 
 - ``rc_restart`` (deferrable) is answered **Restart**, ``rc_rerun`` (on the worker) **Rerun**: their batch fails
   once, so the restarted or rerun run succeeds, and ``after`` runs;
@@ -23,8 +24,9 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import DAG, task
 
+from airflow_provider_ofs._compat import airflow_version
 from airflow_provider_ofs.operators.batch import OFSTriggerBatchOperator
-from airflow_provider_ofs.recovery import RESTART, OFSRecovery
+from airflow_provider_ofs.recovery import MINIMUM_AIRFLOW, RESTART, OFSRecovery
 
 START = datetime.datetime(2026, 1, 1)
 MIS_DATE = "2026-03-31"
@@ -67,7 +69,7 @@ def after(batch_run_id: str) -> str:
     return batch_run_id
 
 
-for dag_id, (batch, _, arguments) in CASES.items():
+for dag_id, (batch, _, arguments) in CASES.items() if airflow_version() >= MINIMUM_AIRFLOW else ():
     with DAG(dag_id, start_date=START, schedule="@once", catchup=False):
         load = OFSTriggerBatchOperator(
             task_id="load",

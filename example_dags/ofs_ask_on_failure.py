@@ -11,9 +11,11 @@ task's own page) what to do with the run, and waits there without holding a work
 - **Fail** fails the task, with no retry.
 
 Nobody has to find or type a run id: the question names the run, its failed tasks and its Batch Monitor
-link. Unanswered for two hours, the question takes its default: Fail. The answer, who gave it and when are
-in the task's log, its XCom `ofs_recovery`, the OpenLineage facet and the asset event of the final success;
-**publish_capital_report** runs once the batch succeeded (or was marked done).
+link. Unanswered for two hours, the question takes its default: Fail. A retry of the task (`retries=1`)
+reconnects to the run it watched, or asks again about a failed one: it never triggers a second run. The
+answer, who gave it and when are in the task's log, its XCom `ofs_recovery`, the OpenLineage facet and the
+asset event of the final success; **publish_capital_report** runs once the batch succeeded (or was marked
+done).
 
 Asking needs Airflow 3.3 or later: on older Airflow this file defines no DAG (use `ofs_manual_recovery`).
 """
@@ -49,6 +51,10 @@ if airflow_version() >= MINIMUM_AIRFLOW:
             deferrable=True,
             poll_interval=POLL_INTERVAL,
             recovery=OFSRecovery(response_timeout=timedelta(hours=2)),
+            # A retry never triggers anew here: it reconnects to the run, or asks again about a failed one. It
+            # also saves an answer given within seconds of the question, which Airflow 3.3.2 may lose (README).
+            retries=1,
+            retry_delay=timedelta(minutes=1),
         )
 
         @task

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -75,16 +74,17 @@ def dag_runs(cluster: AirflowCluster, dag_id: str) -> int:
     return len(cluster.query("SELECT run_id FROM dag_run WHERE dag_id = ?", dag_id))
 
 
-def api(cluster: AirflowCluster, path: str, body: dict[str, Any] | None = None) -> Any:
-    """Call the api-server (the simple auth manager lets every caller in as admin, on 127.0.0.1 only)."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{cluster.api_port}{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="GET" if body is None else "POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.load(answer)
+def api(cluster: AirflowCluster, path: str) -> Any:
+    """GET from the api-server."""
+    return cluster.rest("GET", path)
+
+
+def post_asset_event(cluster: AirflowCluster, asset_id: int, extra: dict[str, Any]) -> None:
+    """Post an asset event through the REST API, as OFS's post-batch step would."""
+    count = "SELECT count(*) FROM asset_event WHERE asset_id = ?"
+    [(before,)] = cluster.query(count, asset_id)
+    body = {"asset_id": asset_id, "extra": extra}
+    cluster.rest("POST", "/api/v2/assets/events", body, applied=lambda: cluster.query(count, asset_id)[0][0] > before)
 
 
 def test_succeeded_runs_are_asset_events_that_schedule_consumers_and_the_same_mis_date_runs_once(
@@ -149,11 +149,7 @@ def test_succeeded_runs_are_asset_events_that_schedule_consumers_and_the_same_mi
         # A run OFS started itself (here: the hook, outside any DAG), announced through the REST API.
         run_id = hook.trigger("AS_HANDOFF")
         [asset] = api(cluster, "/api/v2/assets?uri_pattern=" + quote("AS_HANDOFF"))["assets"]
-        api(
-            cluster,
-            "/api/v2/assets/events",
-            {"asset_id": asset["id"], "extra": {"batchRunId": run_id, "batchName": "AS_HANDOFF"}},
-        )
+        post_asset_event(cluster, asset["id"], {"batchRunId": run_id, "batchName": "AS_HANDOFF"})
         states = cluster.wait_for("the handoff consumer", lambda: task_states(cluster, "as_handoff_consumer"), 300)
         assert states == ["success"], cluster.report()
         assert simulator.runs[run_id].state.name == "SUCCESSFUL", "the sensor returned before the run ended"
@@ -166,7 +162,7 @@ def test_succeeded_runs_are_asset_events_that_schedule_consumers_and_the_same_mi
         [forged_asset] = api(cluster, "/api/v2/assets?uri_pattern=" + quote("AS_FORGED"))["assets"]
         for claimed in (f"AS_FORGED_{MIS_DATE}_1790000000000_1", ok_run):
             extra = {"batchRunId": claimed, "misDate": MIS_DATE, "state": "SUCCESSFUL", "monitorUrl": "https://x.test/"}
-            api(cluster, "/api/v2/assets/events", {"asset_id": forged_asset["id"], "extra": extra})
+            post_asset_event(cluster, forged_asset["id"], extra)
         triggered = cluster.cli("dags", "trigger", "as_forged")
         assert triggered.returncode == 0, triggered.stdout[-2000:] + triggered.stderr[-2000:]
         states = cluster.wait_for("as_forged", lambda: task_states(cluster, "as_forged"), 300)

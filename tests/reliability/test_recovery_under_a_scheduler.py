@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +53,15 @@ def question(cluster: AirflowCluster, dag_id: str) -> tuple[str, str, str, int] 
 
 def answer(cluster: AirflowCluster, dag_id: str, run_id: str, choice: str) -> None:
     """Answer as the Required Actions page does: PATCH the task instance's HITL detail."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{cluster.api_port}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/load/-1/hitlDetails",
-        data=json.dumps({"chosen_options": [choice]}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="PATCH",
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/load/-1/hitlDetails"
+    responded = (
+        "SELECT h.responded_at FROM task_instance ti JOIN hitl_detail h ON h.ti_id = ti.id "
+        "WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = 'load' AND h.responded_at IS NOT NULL"
     )
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        assert json.load(reply)["chosen_options"] == [choice]
+    reply = cluster.rest(
+        "PATCH", path, {"chosen_options": [choice]}, applied=lambda: bool(cluster.query(responded, dag_id, run_id))
+    )
+    assert reply["chosen_options"] == [choice]
 
 
 def recorded(cluster: AirflowCluster, dag_id: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ import pytest
 from airflow_provider_ofs._compat import airflow_version
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from tests.reliability.airflow_cluster import AirflowCluster
-from tests.reliability.test_assets_under_a_scheduler import api, task_states
+from tests.reliability.test_assets_under_a_scheduler import api, post_asset_event, task_states
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSUMER = "ofs_watch_announced_run"
@@ -84,7 +84,7 @@ def test_the_readme_handoff_copied_as_written_ends_green(
 
         # An event that names no run: the sensor fails, naming the event's extra.
         [asset] = api(cluster, "/api/v2/assets?uri_pattern=/OFS_GL_RECON")["assets"]
-        api(cluster, "/api/v2/assets/events", {"asset_id": asset["id"], "extra": {"batchName": "OFS_GL_RECON"}})
+        post_asset_event(cluster, asset["id"], {"batchName": "OFS_GL_RECON"})
         states = cluster.wait_for(
             "the second run", lambda: len(s := task_states(cluster, CONSUMER)) == 2 and s, timeout=300
         )

@@ -277,7 +277,7 @@ class AirflowCluster:
                 raise AssertionError(f"timed out after {timeout:g} s waiting for {what}\n{self.report()}")
             time.sleep(0.5)
 
-    def saw_park(self, dag_id: str, task_id: str) -> bool:
+    def saw_park(self, dag_id: str, task_id: str, map_index: int = -1) -> bool:
         """Whether the scheduler took the executor's report that a try of the task ended awaiting input (HITL).
 
         An answer given before that can lose the resumed try on Airflow 3.3.2: the scheduler queues the task again,
@@ -286,7 +286,7 @@ class AirflowCluster:
         """
         needle = f"TaskInstance Finished: dag_id={dag_id}, task_id={task_id},"
         return any(
-            needle in line and "state=awaiting_input" in line
+            needle in line and f"map_index={map_index}," in line and "state=awaiting_input" in line
             for path in self.home.glob("scheduler-*.out")
             for line in path.read_text(errors="replace").splitlines()
         )

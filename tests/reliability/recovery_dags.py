@@ -12,9 +12,12 @@ question through Airflow's REST API, as the Required Actions page does:
   lost, and Airflow's retry reconnects to the restarted run instead of acting again;
 - ``rc_quick`` is answered **Restart** the moment it asks. Airflow 3.3.2 may then fail the resumed try (the
   executor's report that the asking try's process ended arrives after the answer queued the task again:
-  "finished with state success, but the task instance's state attribute is queued"); its retry asks again;
+  "finished with state success, but the task instance's state attribute is queued"); its retry asks again. With
+  the executor busy, that resumed try can start late and take the retry's place, failing it too: two retries;
 - ``rc_lost``: try 1 loses its run (the catalogue's status faults), which fails meanwhile; Airflow's retry finds
-  the kept run failed and asks (a new question for the new try) instead of triggering anew; answered Restart.
+  the kept run failed and asks (a new question for the new try) instead of triggering anew; answered Restart;
+- ``rc_mapped`` maps the task over two batches that fail once: each map index asks its own question, and the
+  test answers index 0 **Restart** and index 1 **Rerun**.
 """
 
 from __future__ import annotations
@@ -48,19 +51,22 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {"tasks": [{"code": "RC_STEP", "seconds": 8, "outcome": "fail_once"}]},
         {"retries": 1, "retry_delay": datetime.timedelta(seconds=1)},
     ),
-    "rc_quick": ("RC_QUICK", FAILS_ONCE, {"retries": 1, "retry_delay": datetime.timedelta(seconds=1)}),
+    "rc_quick": ("RC_QUICK", FAILS_ONCE, {"retries": 2, "retry_delay": datetime.timedelta(seconds=1)}),
     "rc_lost": (
         "RC_LOST",
         {"tasks": [{"code": "RC_STEP", "seconds": 0.5, "outcome": "fail_once"}]},
         {"retries": 1, "retry_delay": datetime.timedelta(seconds=5)},
     ),
 }
+#: The batches ``rc_mapped`` maps its task over, in map-index order.
+MAPPED = ("RC_MAP_0", "RC_MAP_1")
 #: Every attempt of RC_LOST's first status call fails: try 1 gives its run up, which ends failed before the retry.
 LOST_FAULTS = [{"verb": "status", "batch": "RC_LOST", "answers": [503] * 5}]
 
 
 def catalogue() -> dict[str, Any]:
-    return {"batches": {batch: entry for batch, entry, _ in CASES.values()}, "faults": LOST_FAULTS}
+    batches = {batch: entry for batch, entry, _ in CASES.values()}
+    return {"batches": {**batches, **dict.fromkeys(MAPPED, FAILS_ONCE)}, "faults": LOST_FAULTS}
 
 
 @task
@@ -79,3 +85,9 @@ for dag_id, (batch, _, arguments) in CASES.items() if airflow_version() >= MINIM
             **{"recovery": OFSRecovery(), **arguments},
         )
         after(load.output)
+
+if airflow_version() >= MINIMUM_AIRFLOW:
+    with DAG("rc_mapped", start_date=START, schedule="@once", catchup=False):
+        OFSTriggerBatchOperator.partial(
+            task_id="load", mis_date=MIS_DATE, poll_interval=0.5, recovery=OFSRecovery()
+        ).expand(batch_name=list(MAPPED))

@@ -21,7 +21,7 @@ from airflow_provider_ofs.asset_events import ofs_batch_uri
 from airflow_provider_ofs.recovery import FAIL, MARK_DONE, OPTIONS, RERUN, RESTART, XCOM_RECOVERY_KEY
 from airflow_provider_ofs.simulator.simulator import CONN_ENV_VAR
 from tests.reliability.airflow_cluster import AirflowCluster
-from tests.reliability.recovery_dags import CASES, catalogue
+from tests.reliability.recovery_dags import CASES, MAPPED, catalogue
 
 DAG_FILE = Path(__file__).with_name("recovery_dags.py")
 FINISHED = ("success", "failed", "upstream_failed")
@@ -41,33 +41,48 @@ def states(cluster: AirflowCluster, dag_id: str) -> dict[str, tuple[str, int]]:
     return found if len(found) == 2 and all(state in FINISHED for state, _ in found.values()) else {}
 
 
-def question(cluster: AirflowCluster, dag_id: str) -> tuple[str, str, str, int] | None:
+def mapped_states(cluster: AirflowCluster) -> dict[int, tuple[str, int]]:
+    """Map index -> (state, try number) of ``rc_mapped``'s load task, once both have finished (else empty)."""
+    rows = cluster.query("SELECT map_index, state, try_number FROM task_instance WHERE dag_id = 'rc_mapped'")
+    found = {index: (state, tries) for index, state, tries in rows}
+    return found if len(found) == len(MAPPED) and all(state in FINISHED for state, _ in found.values()) else {}
+
+
+def question(cluster: AirflowCluster, dag_id: str, map_index: int = -1) -> tuple[str, str, str, int] | None:
     """The DAG's load task awaiting an answer: (DAG run id, subject, body, try number), or ``None``."""
     rows = cluster.query(
         "SELECT ti.run_id, h.subject, h.body, ti.try_number FROM task_instance ti JOIN hitl_detail h "
-        "ON h.ti_id = ti.id WHERE ti.dag_id = ? AND ti.task_id = 'load' AND ti.state = 'awaiting_input'",
+        "ON h.ti_id = ti.id WHERE ti.dag_id = ? AND ti.task_id = 'load' AND ti.map_index = ? "
+        "AND ti.state = 'awaiting_input'",
         dag_id,
+        map_index,
     )
     return rows[0] if rows else None
 
 
-def answer(cluster: AirflowCluster, dag_id: str, run_id: str, choice: str) -> None:
+def answer(cluster: AirflowCluster, dag_id: str, run_id: str, choice: str, map_index: int = -1) -> None:
     """Answer as the Required Actions page does: PATCH the task instance's HITL detail."""
-    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/load/-1/hitlDetails"
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/load/{map_index}/hitlDetails"
     responded = (
-        "SELECT h.responded_at FROM task_instance ti JOIN hitl_detail h ON h.ti_id = ti.id "
-        "WHERE ti.dag_id = ? AND ti.run_id = ? AND ti.task_id = 'load' AND h.responded_at IS NOT NULL"
+        "SELECT h.responded_at FROM task_instance ti JOIN hitl_detail h ON h.ti_id = ti.id WHERE ti.dag_id = ? "
+        "AND ti.run_id = ? AND ti.task_id = 'load' AND ti.map_index = ? AND h.responded_at IS NOT NULL"
     )
     reply = cluster.rest(
-        "PATCH", path, {"chosen_options": [choice]}, applied=lambda: bool(cluster.query(responded, dag_id, run_id))
+        "PATCH",
+        path,
+        {"chosen_options": [choice]},
+        applied=lambda: bool(cluster.query(responded, dag_id, run_id, map_index)),
     )
     assert reply["chosen_options"] == [choice]
 
 
-def recorded(cluster: AirflowCluster, dag_id: str) -> list[dict[str, Any]]:
+def recorded(cluster: AirflowCluster, dag_id: str, map_index: int = -1) -> list[dict[str, Any]]:
     """The task's XCom ``ofs_recovery``: the answers it recorded."""
     rows = cluster.query(
-        "SELECT value FROM xcom WHERE dag_id = ? AND task_id = 'load' AND key = ?", dag_id, XCOM_RECOVERY_KEY
+        "SELECT value FROM xcom WHERE dag_id = ? AND task_id = 'load' AND map_index = ? AND key = ?",
+        dag_id,
+        map_index,
+        XCOM_RECOVERY_KEY,
     )
     if not rows:
         return []
@@ -117,6 +132,14 @@ def test_each_answer_acts_on_ofs_once_and_a_retry_after_it_does_not_act_again(
         for dag_id in choices:
             asked[dag_id] = cluster.wait_for(f"{dag_id}'s question", lambda d=dag_id: question(cluster, d), 300)
             cluster.wait_for(f"{dag_id}'s asking try to end", lambda d=dag_id: cluster.saw_park(d, "load"), 120)
+        mapped_choices = {0: RESTART, 1: RERUN}
+        for index in mapped_choices:
+            asked[f"rc_mapped[{index}]"] = cluster.wait_for(
+                f"rc_mapped[{index}]'s question", lambda i=index: question(cluster, "rc_mapped", i), 300
+            )
+            cluster.wait_for("its asking try to end", lambda i=index: cluster.saw_park("rc_mapped", "load", i), 120)
+        for index, choice in mapped_choices.items():
+            answer(cluster, "rc_mapped", asked[f"rc_mapped[{index}]"][0], choice, index)
         for dag_id, choice in choices.items():
             if dag_id == "rc_retry":  # the status calls after the answer fail until the try gives the run up
                 simulator.add_fault("status", [503] * 5, batch=CASES[dag_id][0])  # 5: every attempt of one call
@@ -127,6 +150,7 @@ def test_each_answer_acts_on_ofs_once_and_a_retry_after_it_does_not_act_again(
             if dag_id != "rc_quick"
         }
         final["rc_quick"] = cluster.wait_for("rc_quick", lambda: quick_ends(cluster), 300)
+        final_mapped = cluster.wait_for("rc_mapped", lambda: mapped_states(cluster), 300)
 
     # The question names the batch, MIS date, run, failed task and the Batch Monitor link.
     _, subject, body, _ = asked["rc_restart"]
@@ -156,13 +180,24 @@ def test_each_answer_acts_on_ofs_once_and_a_retry_after_it_does_not_act_again(
     assert final["rc_retry"]["load"] == ("success", 2), report  # try 1 lost the run after restarting it
     assert calls["rc_retry"] == (1, 0), report
     assert simulator.journal.runs_created("RC_RETRY") == 1, report
-    # Answered at once: whether or not Airflow failed the answered try, one restart, one run, and success.
-    assert final["rc_quick"]["load"] == ("success", len(quick_answers)), report
+    # Answered at once: whether or not Airflow failed the answered try (and the retry), one restart, one run, and
+    # success in the last try answered.
+    assert final["rc_quick"]["load"] == ("success", quick_answers[-1]), report
     assert calls["rc_quick"] == (1, 0), report
     assert simulator.journal.runs_created("RC_QUICK") == 1, report
     assert final["rc_lost"]["load"] == ("success", 2), report  # the retry asked, then restarted the kept run
     assert calls["rc_lost"] == (1, 0), report
     assert simulator.journal.runs_created("RC_LOST") == 1, report
+
+    # A mapped task: each map index asks about its own batch's run, and its answer acts on that run only.
+    assert final_mapped == {0: ("success", 1), 1: ("success", 1)}, report
+    for index, batch in enumerate(MAPPED):
+        assert asked[f"rc_mapped[{index}]"][1] == f"OFS batch {batch} for MIS date 2026-03-31 failed"
+        failed = next(run.run_id for run in simulator.runs.values() if run.name == batch)  # the first: it failed
+        [chosen] = recorded(cluster, "rc_mapped", index)
+        assert (chosen["choice"], chosen["batchRunId"]) == (mapped_choices[index], failed)
+    restarts_and_reruns = [(simulator.journal.count("restart", b), simulator.journal.count("rerun", b)) for b in MAPPED]
+    assert restarts_and_reruns == [(1, 0), (0, 1)], report
 
     # Who chose what is recorded: XCom, and the extra of the event the final success emitted.
     [restart] = recorded(cluster, "rc_restart")

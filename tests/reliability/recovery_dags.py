@@ -12,8 +12,9 @@ question through Airflow's REST API, as the Required Actions page does:
   lost, and Airflow's retry reconnects to the restarted run instead of acting again;
 - ``rc_quick`` is answered **Restart** the moment it asks. Airflow 3.3.2 may then fail the resumed try (the
   executor's report that the asking try's process ended arrives after the answer queued the task again:
-  "finished with state success, but the task instance's state attribute is queued"); its retry asks again. With
-  the executor busy, that resumed try can start late and take the retry's place, failing it too: two retries;
+  "finished with state success, but the task instance's state attribute is queued"); its retry asks again. It has
+  the example DAG's retry settings: with a retry_delay of seconds and a busy executor, the late resumed try can
+  take the retry's place, failing it too;
 - ``rc_lost``: try 1 loses its run (the catalogue's status faults), which fails meanwhile; Airflow's retry finds
   the kept run failed and asks (a new question for the new try) instead of triggering anew; answered Restart;
 - ``rc_mapped`` maps the task over two batches that fail once: each map index asks its own question, and the
@@ -51,7 +52,7 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
         {"tasks": [{"code": "RC_STEP", "seconds": 8, "outcome": "fail_once"}]},
         {"retries": 1, "retry_delay": datetime.timedelta(seconds=1)},
     ),
-    "rc_quick": ("RC_QUICK", FAILS_ONCE, {"retries": 2, "retry_delay": datetime.timedelta(seconds=1)}),
+    "rc_quick": ("RC_QUICK", FAILS_ONCE, {"retries": 1, "retry_delay": datetime.timedelta(minutes=1)}),
     "rc_lost": (
         "RC_LOST",
         {"tasks": [{"code": "RC_STEP", "seconds": 0.5, "outcome": "fail_once"}]},
@@ -75,18 +76,18 @@ def after(batch_run_id: str) -> str:
     return batch_run_id
 
 
-for dag_id, (batch, _, arguments) in CASES.items() if airflow_version() >= MINIMUM_AIRFLOW else ():
-    with DAG(dag_id, start_date=START, schedule="@once", catchup=False):
-        load = OFSTriggerBatchOperator(
-            task_id="load",
-            batch_name=batch,
-            mis_date=MIS_DATE,
-            poll_interval=0.5,
-            **{"recovery": OFSRecovery(), **arguments},
-        )
-        after(load.output)
-
 if airflow_version() >= MINIMUM_AIRFLOW:
+    for dag_id, (batch, _, arguments) in CASES.items():
+        with DAG(dag_id, start_date=START, schedule="@once", catchup=False):
+            load = OFSTriggerBatchOperator(
+                task_id="load",
+                batch_name=batch,
+                mis_date=MIS_DATE,
+                poll_interval=0.5,
+                **{"recovery": OFSRecovery(), **arguments},
+            )
+            after(load.output)
+
     with DAG("rc_mapped", start_date=START, schedule="@once", catchup=False):
         OFSTriggerBatchOperator.partial(
             task_id="load", mis_date=MIS_DATE, poll_interval=0.5, recovery=OFSRecovery()
